@@ -1,0 +1,13 @@
+module github.com/kvkit/kvkit
+
+go 1.26.0
+
+require (
+	github.com/google/btree v1.1.3
+	github.com/maypok86/otter/v2 v2.4.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+	golang.org/x/sync v0.25.0
+)
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect

@@ -1,0 +1,163 @@
+package kv
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Workers KV limits (cloudflare-kv.md §1 and §6). Backends and the Store check
+// them before any request, so bad input never costs a call.
+const (
+	MaxKeySize      = 512              // bytes of UTF-8, not characters
+	MaxValueSize    = 25 << 20         // 26,214,400 bytes
+	MaxMetadataSize = 1024             // bytes of the metadata's JSON encoding
+	MinTTL          = 60 * time.Second // shortest expiration TTL KV accepts
+	MaxListLimit    = 1000             // most keys in one list page
+	MaxBulkGet      = 100              // most keys in one bulk read
+	MaxBulkWrite    = 10000            // most pairs in one bulk write or delete
+	MaxExpiration   = 2147483647       // latest absolute expiration, Unix seconds
+)
+
+// ValidateKey reports whether key is a valid Workers KV key: non-empty, not
+// exactly "." or "..", and at most MaxKeySize bytes. Any other byte sequence
+// ("/", "?", "#", "%", spaces, emoji, "...") is valid. The error wraps
+// ErrInvalidKey.
+func ValidateKey(key string) error {
+	switch {
+	case key == "":
+		return newDetail(ErrInvalidKey, "empty key")
+	case key == "." || key == "..":
+		return newDetail(ErrInvalidKey, `"." and ".." are not allowed`)
+	case len(key) > MaxKeySize:
+		return newDetail(ErrInvalidKey, "key is "+strconv.Itoa(len(key))+" bytes, limit is 512")
+	}
+	return nil
+}
+
+// validatePrefixed validates prefix+key without building the string, so the
+// hot path of a cached read does not allocate.
+func validatePrefixed(prefix, key string) error {
+	if prefix == "" {
+		return ValidateKey(key)
+	}
+	if n := len(prefix) + len(key); n > MaxKeySize {
+		return newDetail(ErrInvalidKey, "key is "+strconv.Itoa(n)+" bytes with its prefix, limit is 512")
+	}
+	// A non-empty prefix makes the full key non-empty; it can only equal "."
+	// or ".." when prefix and key are made of dots together.
+	if full := len(prefix) + len(key); full <= 2 && strings.Trim(prefix, ".") == "" && strings.Trim(key, ".") == "" {
+		return newDetail(ErrInvalidKey, `"." and ".." are not allowed`)
+	}
+	return nil
+}
+
+// PrefixKey returns prefix+key.
+func PrefixKey(prefix, key string) string { return prefix + key }
+
+// StripPrefix returns key without prefix and whether key had it.
+func StripPrefix(prefix, key string) (string, bool) {
+	if !strings.HasPrefix(key, prefix) {
+		return key, false
+	}
+	return key[len(prefix):], true
+}
+
+// ValidateTTL reports whether ttl is a valid expiration TTL: whole seconds and
+// at least MinTTL. The error wraps ErrInvalidTTL. A zero TTL means "none" to
+// the Store and is not passed here.
+func ValidateTTL(ttl time.Duration) error {
+	switch {
+	case ttl <= 0:
+		return newDetail(ErrInvalidTTL, "TTL "+ttl.String()+" must be greater than 0")
+	case ttl%time.Second != 0:
+		return newDetail(ErrInvalidTTL, "TTL "+ttl.String()+" is not whole seconds")
+	case ttl < MinTTL:
+		return newDetail(ErrInvalidTTL, "TTL "+ttl.String()+" must be at least 60s")
+	}
+	return nil
+}
+
+// ValidateExpiration reports whether exp is a valid absolute expiration at
+// time now: at least MinTTL after now (compared in whole Unix seconds, as KV
+// does) and not after MaxExpiration. The error wraps ErrInvalidExpiration.
+func ValidateExpiration(exp, now time.Time) error {
+	e, n := exp.Unix(), now.Unix()
+	switch {
+	case e <= n:
+		return newDetail(ErrInvalidExpiration, "expiration "+strconv.FormatInt(e, 10)+" is not in the future")
+	case e < n+60:
+		return newDetail(ErrInvalidExpiration, "expiration "+strconv.FormatInt(e, 10)+" must be at least 60 seconds in the future")
+	case e > MaxExpiration:
+		return newDetail(ErrInvalidExpiration, "expiration "+strconv.FormatInt(e, 10)+" is after 2147483647")
+	}
+	return nil
+}
+
+// ValidateMetadata reports whether meta is acceptable KV metadata: valid JSON
+// of at most MaxMetadataSize bytes. Empty (nil) metadata means "none".
+func ValidateMetadata(meta json.RawMessage) error {
+	if len(meta) == 0 {
+		return nil
+	}
+	if len(meta) > MaxMetadataSize {
+		return newDetail(ErrMetadataTooLarge, "metadata is "+strconv.Itoa(len(meta))+" bytes, limit is 1024")
+	}
+	if !json.Valid(meta) {
+		return newDetail(ErrInvalidMetadata, "metadata is not valid JSON")
+	}
+	return nil
+}
+
+// ValidateValue reports whether a value of n bytes fits KV's value limit.
+func ValidateValue(n int) error {
+	if n > MaxValueSize {
+		return newDetail(ErrValueTooLarge, "value is "+strconv.Itoa(n)+" bytes, limit is 26214400")
+	}
+	return nil
+}
+
+// ValidatePut checks a whole write the way KV does: key, value size, TTL or
+// (when no TTL is given) expiration, and metadata. Backends call it before
+// storing anything.
+func ValidatePut(key string, valueLen int, opts PutOptions, now time.Time) error {
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	if err := ValidateValue(valueLen); err != nil {
+		return err
+	}
+	if opts.TTL != 0 {
+		// KV: when both are given the TTL wins and the expiration is not
+		// even validated.
+		if err := ValidateTTL(opts.TTL); err != nil {
+			return err
+		}
+	} else if !opts.Expiration.IsZero() {
+		if err := ValidateExpiration(opts.Expiration, now); err != nil {
+			return err
+		}
+	}
+	return ValidateMetadata(opts.Metadata)
+}
+
+// ExpiresAt returns the absolute expiration KV stores for a write made at now
+// with opts (zero time for none), in whole seconds.
+func (o PutOptions) ExpiresAt(now time.Time) time.Time {
+	switch {
+	case o.TTL != 0:
+		return time.Unix(now.Unix()+int64(o.TTL/time.Second), 0)
+	case !o.Expiration.IsZero():
+		return time.Unix(o.Expiration.Unix(), 0)
+	}
+	return time.Time{}
+}
+
+// ValidateBatch reports whether a bulk call of n items is within 1..max.
+func ValidateBatch(n, max int) error {
+	if n < 1 || n > max {
+		return newDetail(ErrInvalidBatch, strconv.Itoa(n)+" items, must be 1 to "+strconv.Itoa(max))
+	}
+	return nil
+}

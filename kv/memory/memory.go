@@ -1,0 +1,343 @@
+// Package memory is kvkit's embedded backend: an in-process [kv.Namespace]
+// that enforces the limits and semantics of real Workers KV (key bytes,
+// value and metadata sizes, TTL and expiration rules, expiry at
+// now >= expiration, UTF-8 byte-order listing with opaque cursors, bulk
+// limits). It is safe for concurrent use and starts no goroutines.
+//
+// What it does not simulate: eventual consistency across locations, the
+// one-write-per-second-per-key limit, and the REST API's request budget.
+package memory
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/btree"
+
+	"github.com/kvkit/kvkit/kv"
+)
+
+// Options configures a Namespace. The zero value is ready to use.
+type Options struct {
+	// Clock returns the current time. Optional. Default: time.Now. Tests
+	// inject a fake clock to check expirations without sleeping.
+	Clock func() time.Time
+}
+
+// Namespace is an in-memory Workers KV namespace.
+type Namespace struct {
+	now func() time.Time
+
+	mu       sync.RWMutex
+	byKey    *btree.BTreeG[*entry] // every stored entry, in UTF-8 byte order
+	byExpiry *btree.BTreeG[*entry] // entries that expire, by (expiration, key)
+}
+
+type entry struct {
+	key      string
+	value    []byte
+	meta     json.RawMessage
+	expires  int64 // Unix seconds; 0 = never
+}
+
+var (
+	_ kv.Namespace       = (*Namespace)(nil)
+	_ kv.BulkNamespace   = (*Namespace)(nil)
+	_ kv.StreamNamespace = (*Namespace)(nil)
+)
+
+// New returns an empty namespace.
+func New(opts Options) *Namespace {
+	now := opts.Clock
+	if now == nil {
+		now = time.Now
+	}
+	return &Namespace{
+		now:   now,
+		byKey: btree.NewG(32, func(a, b *entry) bool { return a.key < b.key }),
+		byExpiry: btree.NewG(32, func(a, b *entry) bool {
+			if a.expires != b.expires {
+				return a.expires < b.expires
+			}
+			return a.key < b.key
+		}),
+	}
+}
+
+func (e *entry) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
+
+func (e *entry) item(withMeta bool) kv.Item {
+	it := kv.Item{Value: bytes.Clone(e.value)}
+	if it.Value == nil {
+		it.Value = []byte{}
+	}
+	if withMeta && e.meta != nil {
+		it.Metadata = bytes.Clone(e.meta)
+	}
+	if e.expires != 0 {
+		it.Expiration = time.Unix(e.expires, 0)
+	}
+	return it
+}
+
+// Get implements kv.Namespace.
+func (n *Namespace) Get(ctx context.Context, key string, opts kv.GetOptions) (kv.Item, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return kv.Item{}, false, &kv.Error{Op: "get", Key: key, Err: err}
+	}
+	if err := kv.ValidateKey(key); err != nil {
+		return kv.Item{}, false, &kv.Error{Op: "get", Key: key, Err: err}
+	}
+	now := n.now().Unix()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	e, ok := n.byKey.Get(&entry{key: key})
+	if !ok || e.expired(now) {
+		return kv.Item{}, false, nil
+	}
+	return e.item(opts.WithMetadata), true, nil
+}
+
+// GetStream implements kv.StreamNamespace.
+func (n *Namespace) GetStream(ctx context.Context, key string) (io.ReadCloser, bool, error) {
+	it, found, err := n.Get(ctx, key, kv.GetOptions{})
+	if err != nil || !found {
+		return nil, found, err
+	}
+	return io.NopCloser(bytes.NewReader(it.Value)), true, nil
+}
+
+// Put implements kv.Namespace.
+func (n *Namespace) Put(ctx context.Context, key string, value []byte, opts kv.PutOptions) error {
+	if err := ctx.Err(); err != nil {
+		return &kv.Error{Op: "put", Key: key, Err: err}
+	}
+	now := n.now()
+	if err := kv.ValidatePut(key, len(value), opts, now); err != nil {
+		return &kv.Error{Op: "put", Key: key, Err: err}
+	}
+	e := newEntry(key, value, opts, now)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.store(e, now.Unix())
+	return nil
+}
+
+// PutStream implements kv.StreamNamespace.
+func (n *Namespace) PutStream(ctx context.Context, key string, r io.Reader, opts kv.PutOptions) error {
+	if err := kv.ValidateKey(key); err != nil {
+		return &kv.Error{Op: "put", Key: key, Err: err}
+	}
+	value, err := io.ReadAll(io.LimitReader(r, kv.MaxValueSize+1))
+	if err != nil {
+		return &kv.Error{Op: "put", Key: key, Err: err}
+	}
+	return n.Put(ctx, key, value, opts)
+}
+
+func newEntry(key string, value []byte, opts kv.PutOptions, now time.Time) *entry {
+	e := &entry{key: key, value: bytes.Clone(value)}
+	if len(opts.Metadata) > 0 && !bytes.Equal(opts.Metadata, []byte("null")) {
+		e.meta = bytes.Clone(opts.Metadata)
+	}
+	if exp := opts.ExpiresAt(now); !exp.IsZero() {
+		e.expires = exp.Unix()
+	}
+	return e
+}
+
+// store replaces key's entry and drops entries that have expired. n.mu must
+// be held for writing.
+func (n *Namespace) store(e *entry, now int64) {
+	if old, ok := n.byKey.ReplaceOrInsert(e); ok && old.expires != 0 {
+		n.byExpiry.Delete(old)
+	}
+	if e.expires != 0 {
+		n.byExpiry.ReplaceOrInsert(e)
+	}
+	n.sweep(now)
+}
+
+// sweep removes expired entries, oldest first. Amortised O(log n) per write.
+func (n *Namespace) sweep(now int64) {
+	for {
+		e, ok := n.byExpiry.Min()
+		if !ok || !e.expired(now) {
+			return
+		}
+		n.byExpiry.DeleteMin()
+		n.byKey.Delete(e)
+	}
+}
+
+// Delete implements kv.Namespace.
+func (n *Namespace) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return &kv.Error{Op: "delete", Key: key, Err: err}
+	}
+	if err := kv.ValidateKey(key); err != nil {
+		return &kv.Error{Op: "delete", Key: key, Err: err}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.remove(key)
+	n.sweep(n.now().Unix())
+	return nil
+}
+
+func (n *Namespace) remove(key string) {
+	if old, ok := n.byKey.Delete(&entry{key: key}); ok && old.expires != 0 {
+		n.byExpiry.Delete(old)
+	}
+}
+
+// List implements kv.Namespace. Cursors are opaque; an unknown cursor starts
+// from the beginning of the prefix, as KV does not reject it.
+func (n *Namespace) List(ctx context.Context, opts kv.ListRequest) (kv.ListResult, error) {
+	if err := ctx.Err(); err != nil {
+		return kv.ListResult{}, &kv.Error{Op: "list", Key: opts.Prefix, Err: err}
+	}
+	limit := opts.Limit
+	if limit < 0 || limit > kv.MaxListLimit {
+		return kv.ListResult{}, &kv.Error{Op: "list", Key: opts.Prefix, Err: kv.ErrInvalidLimit}
+	}
+	if limit == 0 {
+		limit = kv.MaxListLimit
+	}
+	after, hasAfter := decodeCursor(opts.Cursor)
+	now := n.now().Unix()
+
+	res := kv.ListResult{Keys: []kv.KeyInfo{}, Complete: true}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	n.byKey.AscendGreaterOrEqual(&entry{key: opts.Prefix}, func(e *entry) bool {
+		if !strings.HasPrefix(e.key, opts.Prefix) {
+			return false
+		}
+		if (hasAfter && e.key <= after) || e.expired(now) {
+			return true
+		}
+		if len(res.Keys) == limit {
+			res.Complete = false
+			return false
+		}
+		ki := kv.KeyInfo{Name: e.key, Metadata: bytes.Clone(e.meta)}
+		if e.expires != 0 {
+			ki.Expiration = time.Unix(e.expires, 0)
+		}
+		res.Keys = append(res.Keys, ki)
+		return true
+	})
+	if !res.Complete {
+		res.Cursor = encodeCursor(res.Keys[len(res.Keys)-1].Name)
+	}
+	return res, nil
+}
+
+func encodeCursor(lastKey string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(lastKey))
+}
+
+func decodeCursor(c string) (string, bool) {
+	if c == "" {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// GetBulk implements kv.BulkNamespace.
+func (n *Namespace) GetBulk(ctx context.Context, keys []string, opts kv.GetOptions) (map[string]kv.Item, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &kv.Error{Op: "get-bulk", Err: err}
+	}
+	if err := kv.ValidateBatch(len(keys), kv.MaxBulkGet); err != nil {
+		return nil, &kv.Error{Op: "get-bulk", Err: err}
+	}
+	for _, k := range keys {
+		if err := kv.ValidateKey(k); err != nil {
+			return nil, &kv.Error{Op: "get-bulk", Key: k, Err: err}
+		}
+	}
+	now := n.now().Unix()
+	out := make(map[string]kv.Item, len(keys))
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, k := range keys {
+		if e, ok := n.byKey.Get(&entry{key: k}); ok && !e.expired(now) {
+			out[k] = e.item(opts.WithMetadata)
+		}
+	}
+	return out, nil
+}
+
+// PutBulk implements kv.BulkNamespace. Every entry is validated before any
+// is stored: a rejected call stores nothing.
+func (n *Namespace) PutBulk(ctx context.Context, entries []kv.BulkEntry) error {
+	if err := ctx.Err(); err != nil {
+		return &kv.Error{Op: "put-bulk", Err: err}
+	}
+	if err := kv.ValidateBatch(len(entries), kv.MaxBulkWrite); err != nil {
+		return &kv.Error{Op: "put-bulk", Err: err}
+	}
+	now := n.now()
+	made := make([]*entry, len(entries))
+	for i, be := range entries {
+		if err := kv.ValidatePut(be.Key, len(be.Value), be.PutOptions, now); err != nil {
+			return &kv.Error{Op: "put-bulk", Key: be.Key, Err: err}
+		}
+		made[i] = newEntry(be.Key, be.Value, be.PutOptions, now)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, e := range made {
+		n.store(e, now.Unix())
+	}
+	return nil
+}
+
+// DeleteBulk implements kv.BulkNamespace.
+func (n *Namespace) DeleteBulk(ctx context.Context, keys []string) error {
+	if err := ctx.Err(); err != nil {
+		return &kv.Error{Op: "delete-bulk", Err: err}
+	}
+	if err := kv.ValidateBatch(len(keys), kv.MaxBulkWrite); err != nil {
+		return &kv.Error{Op: "delete-bulk", Err: err}
+	}
+	for _, k := range keys {
+		if err := kv.ValidateKey(k); err != nil {
+			return &kv.Error{Op: "delete-bulk", Key: k, Err: err}
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, k := range keys {
+		n.remove(k)
+	}
+	n.sweep(n.now().Unix())
+	return nil
+}
+
+// Len returns the number of live (unexpired) keys.
+func (n *Namespace) Len() int {
+	now := n.now().Unix()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	count := 0
+	n.byKey.Ascend(func(e *entry) bool {
+		if !e.expired(now) {
+			count++
+		}
+		return true
+	})
+	return count
+}

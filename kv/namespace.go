@@ -1,0 +1,105 @@
+package kv
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// Namespace is the byte-level binding to one Workers KV namespace: the
+// smallest interface every backend implements. All methods are safe for
+// concurrent use and honour ctx.
+//
+// A missing key is not an error: Get reports found == false. Backends
+// validate their input with [ValidatePut], [ValidateKey] and friends before
+// doing any work, and return errors that wrap this package's sentinels.
+type Namespace interface {
+	// Get reads one key. With opts.WithMetadata the item's Metadata is filled
+	// too; without it a backend may leave Metadata nil to save a request.
+	// Expiration is filled whenever the backend knows it.
+	Get(ctx context.Context, key string, opts GetOptions) (item Item, found bool, err error)
+	// Put writes value under key, replacing value, expiration and metadata
+	// together. A rejected put stores nothing.
+	Put(ctx context.Context, key string, value []byte, opts PutOptions) error
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// List returns one page of keys in UTF-8 byte order.
+	List(ctx context.Context, opts ListRequest) (ListResult, error)
+}
+
+// BulkNamespace is implemented by backends with bulk endpoints (the REST API
+// has them). Store uses it when present and falls back to bounded parallel
+// single calls otherwise.
+type BulkNamespace interface {
+	Namespace
+	// GetBulk reads 1..MaxBulkGet keys in one call. Missing keys are absent
+	// from the map. Duplicates are merged.
+	GetBulk(ctx context.Context, keys []string, opts GetOptions) (map[string]Item, error)
+	// PutBulk writes 1..MaxBulkWrite entries in one call. Invalid input
+	// rejects the whole call before anything is written; a backend failure for
+	// some keys is a *BulkError naming them.
+	PutBulk(ctx context.Context, entries []BulkEntry) error
+	// DeleteBulk deletes 1..MaxBulkWrite keys in one call.
+	DeleteBulk(ctx context.Context, keys []string) error
+}
+
+// StreamNamespace is implemented by backends that can read and write values
+// as streams (the REST API can). Store falls back to buffering otherwise.
+type StreamNamespace interface {
+	Namespace
+	// GetStream opens the value of key. The caller must close the reader.
+	GetStream(ctx context.Context, key string) (r io.ReadCloser, found bool, err error)
+	// PutStream writes the value read from r (at most MaxValueSize bytes).
+	PutStream(ctx context.Context, key string, r io.Reader, opts PutOptions) error
+}
+
+// Item is one stored value with what KV keeps beside it.
+type Item struct {
+	Value      []byte
+	Metadata   json.RawMessage // nil when none (or not requested)
+	Expiration time.Time       // zero when the key does not expire
+}
+
+// GetOptions tunes a read.
+type GetOptions struct {
+	// WithMetadata asks for the key's metadata as well as its value.
+	WithMetadata bool
+}
+
+// PutOptions tunes a write. When both TTL and Expiration are set, the TTL wins
+// and Expiration is ignored, as in KV.
+type PutOptions struct {
+	TTL        time.Duration   // whole seconds, >= MinTTL; 0 = none
+	Expiration time.Time       // absolute; zero = none
+	Metadata   json.RawMessage // JSON, <= MaxMetadataSize bytes; nil = none
+}
+
+// BulkEntry is one pair of a bulk write.
+type BulkEntry struct {
+	Key   string
+	Value []byte
+	PutOptions
+}
+
+// ListRequest asks a Namespace for one page of a listing.
+type ListRequest struct {
+	Prefix string // literal, case-sensitive
+	Limit  int    // 1..MaxListLimit; 0 means MaxListLimit
+	Cursor string // from the previous page; "" for the first
+}
+
+// ListResult is one page of a listing. A page may be empty and yet not
+// complete: callers keep going while Complete is false.
+type ListResult struct {
+	Keys     []KeyInfo
+	Cursor   string // "" when Complete
+	Complete bool
+}
+
+// KeyInfo describes one listed key.
+type KeyInfo struct {
+	Name       string
+	Expiration time.Time       // zero when the key does not expire
+	Metadata   json.RawMessage // nil when none
+}
