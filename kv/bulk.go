@@ -164,7 +164,9 @@ func (s *Store[T]) PutMany(ctx context.Context, entries []PutEntry[T]) error {
 	}
 	return s.writeMany(ctx, "put-many", keys,
 		func(ctx context.Context, lo, hi int) error { return s.bulk.PutBulk(ctx, batch[lo:hi]) },
-		func(ctx context.Context, i int) error { return s.ns.Put(ctx, batch[i].Key, batch[i].Value, batch[i].PutOptions) })
+		func(ctx context.Context, i int) error {
+			return s.ns.Put(ctx, batch[i].Key, batch[i].Value, batch[i].PutOptions)
+		})
 }
 
 // DeleteMany deletes keys, in bulk calls where the backend has them. Partial

@@ -38,7 +38,7 @@ type entry[V any] struct {
 
 type clock struct{ now func() time.Time }
 
-func (c clock) NowNano() int64                       { return c.now().UnixNano() }
+func (c clock) NowNano() int64                      { return c.now().UnixNano() }
 func (c clock) Tick(time.Duration) <-chan time.Time { return nil } // no periodic goroutine
 
 // New returns an empty cache. It returns an error for conflicting options.

@@ -40,10 +40,10 @@ type Namespace struct {
 }
 
 type entry struct {
-	key      string
-	value    []byte
-	meta     json.RawMessage
-	expires  int64 // Unix seconds; 0 = never
+	key     string
+	value   []byte
+	meta    json.RawMessage
+	expires int64 // Unix seconds; 0 = never
 }
 
 var (
