@@ -1,6 +1,7 @@
 package kvtest
 
 import (
+	"bytes"
 	"sync"
 	"time"
 )
@@ -38,3 +39,5 @@ func (c *Clock) Set(t time.Time) {
 	defer c.mu.Unlock()
 	c.now = t
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
