@@ -54,7 +54,7 @@ type Store[T any] struct {
 	now    func() time.Time
 
 	cacheTTL time.Duration
-	cache    *lcache.Cache[string, cached[T]] // nil when off
+	cache    *lcache.Cache[string, *cached[T]] // nil when off
 	// gens guards the cache against a read that started before a write and
 	// finished after it: a read stores its result only if its stripe's
 	// generation did not move meanwhile.
@@ -113,7 +113,7 @@ func New[T any](ns Namespace, opts Options) (*Store[T], error) {
 		return nil, &Error{Op: "new", Err: errors.Join(ErrInvalidOptions, ErrCodec, err)}
 	}
 	if s.cacheTTL > 0 {
-		c, err := lcache.New(lcache.Options[string, cached[T]]{MaxEntries: opts.CacheSize, Clock: s.now})
+		c, err := lcache.New(lcache.Options[string, *cached[T]]{MaxEntries: opts.CacheSize, Clock: opts.Clock})
 		if err != nil {
 			return nil, &Error{Op: "new", Err: errors.Join(ErrInvalidOptions, err)}
 		}
@@ -194,13 +194,19 @@ func (s *Store[T]) remember(key string, gen uint64, c cached[T], ttl time.Durati
 	if s.stripe(key).Load() != gen {
 		return
 	}
-	s.cache.Set(key, c, ttl)
+	s.cache.Set(key, &c, ttl)
 }
 
 // Get reads key. A missing (or expired) key is found == false with a nil
 // error. A value that cannot be decoded is an error wrapping ErrCodec, with
 // the zero value.
 func (s *Store[T]) Get(ctx context.Context, key string, opts ...ReadOption) (T, bool, error) {
+	// Fast path: a warm read cache answers without building the full key.
+	if s.cache != nil && len(opts) == 0 && validatePrefixed(s.prefix, key) == nil {
+		if c, ok := s.cache.Get(key); ok {
+			return c.v, c.found, nil
+		}
+	}
 	c, err := s.get(ctx, "get", key, false, opts)
 	return c.v, c.found, err
 }
@@ -258,7 +264,7 @@ func (s *Store[T]) get(ctx context.Context, op, key string, withMeta bool, opts 
 	}
 	if s.cache != nil && !rc.noCache {
 		if c, ok := s.cache.Get(key); ok && (c.hasMeta || !withMeta || !c.found) {
-			return c, nil
+			return *c, nil
 		}
 	}
 	var gen uint64

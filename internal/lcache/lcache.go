@@ -2,14 +2,22 @@
 // kvkit's read cache (kv.Store) and its read-through cache (patterns/cache)
 // share. It is a thin layer over github.com/maypok86/otter/v2 that fixes the
 // settings both need: an injectable clock, per-entry TTLs, and no background
-// goroutines (maintenance runs on the calling goroutine and expired entries
-// go when read or evicted), so a cache never needs closing.
+// goroutines of its own (maintenance runs on the calling goroutine; expired
+// entries go when read or evicted), so a cache never needs closing.
+//
+// Expiry is checked here rather than by otter: otter's per-entry expiry
+// keeps a timer wheel up to date on every read, which measured 80-95 ns per
+// hit against 30 ns without it, and reads the clock on every hit. Here a hit
+// compares the entry's deadline with internal/coarse's clock (an atomic
+// load) unless the caller injected a clock.
 package lcache
 
 import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+
+	"github.com/kvkit/kvkit/internal/coarse"
 )
 
 // Options configures a Cache.
@@ -28,31 +36,26 @@ type Options[K comparable, V any] struct {
 
 // Cache is a bounded map with per-entry expiry, safe for concurrent use.
 type Cache[K comparable, V any] struct {
-	c *otter.Cache[K, entry[V]]
+	c     *otter.Cache[K, entry[V]]
+	clock func() time.Time // nil: internal/coarse
+}
+
+func (c *Cache[K, V]) now() int64 {
+	if c.clock == nil {
+		return coarse.Now()
+	}
+	return c.clock().UnixNano()
 }
 
 type entry[V any] struct {
 	v   V
-	ttl time.Duration
+	exp int64 // Unix nanoseconds
 }
-
-type clock struct{ now func() time.Time }
-
-func (c clock) NowNano() int64                      { return c.now().UnixNano() }
-func (c clock) Tick(time.Duration) <-chan time.Time { return nil } // no periodic goroutine
 
 // New returns an empty cache. It returns an error for conflicting options.
 func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
-	now := o.Clock
-	if now == nil {
-		now = time.Now
-	}
 	oo := &otter.Options[K, entry[V]]{
-		Clock:    clock{now},
 		Executor: func(fn func()) { fn() },
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[K, entry[V]]) time.Duration {
-			return e.Value.ttl
-		}),
 	}
 	switch {
 	case o.MaxWeight > 0:
@@ -70,13 +73,28 @@ func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cache[K, V]{c: c}, nil
+	return &Cache[K, V]{c: c, clock: o.Clock}, nil
 }
 
 // Get returns the live value for k.
 func (c *Cache[K, V]) Get(k K) (V, bool) {
 	e, ok := c.c.GetIfPresent(k)
-	return e.v, ok
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	if c.now() >= e.exp {
+		// Drop it unless a newer value replaced it meanwhile.
+		c.c.ComputeIfPresent(k, func(old entry[V]) (entry[V], otter.ComputeOp) {
+			if old.exp == e.exp {
+				return old, otter.InvalidateOp
+			}
+			return old, otter.CancelOp
+		})
+		var zero V
+		return zero, false
+	}
+	return e.v, true
 }
 
 // Set stores v for k for ttl; a ttl <= 0 removes k instead.
@@ -85,7 +103,7 @@ func (c *Cache[K, V]) Set(k K, v V, ttl time.Duration) {
 		c.c.Invalidate(k)
 		return
 	}
-	c.c.Set(k, entry[V]{v: v, ttl: ttl})
+	c.c.Set(k, entry[V]{v: v, exp: c.now() + int64(ttl)})
 }
 
 // Delete removes k.
