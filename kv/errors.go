@@ -3,6 +3,7 @@ package kv
 import (
 	"errors"
 	"strconv"
+	"unicode/utf8"
 )
 
 // kvError is the type of the package's sentinel errors. Being a string
@@ -63,7 +64,7 @@ type Error struct {
 func (e *Error) Error() string {
 	msg := "kv: " + e.Op
 	if e.Key != "" {
-		msg += " " + strconv.Quote(e.Key)
+		msg += " " + quoteKey(e.Key)
 	}
 	if e.Err != nil {
 		msg += ": " + trimPrefix(e.Err.Error())
@@ -127,4 +128,17 @@ func errString(err error) string {
 		return "unknown error"
 	}
 	return err.Error()
+}
+
+// quoteKey quotes a key for a message, shortening keys over 64 bytes so a
+// 512-byte key does not flood a log line (Error.Key keeps it whole).
+func quoteKey(k string) string {
+	if len(k) <= 64 {
+		return strconv.Quote(k)
+	}
+	cut := 48
+	for cut > 0 && !utf8.RuneStart(k[cut]) {
+		cut--
+	}
+	return strconv.Quote(k[:cut]) + "… (" + strconv.Itoa(len(k)) + " bytes)"
 }

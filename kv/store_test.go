@@ -633,3 +633,5 @@ func TestRawAccess(t *testing.T) {
 	var be *kv.BulkError
 	assert.False(t, errors.As(errors.New("x"), &be))
 }
+
+func bytesReader(s string) *strings.Reader { return strings.NewReader(s) }
