@@ -368,17 +368,26 @@ func (s *Store[T]) resolve(ttl time.Duration, hasTTL bool, exp time.Time, noTTL 
 	return po, ValidateMetadata(po.Metadata)
 }
 
+// prepareWrite validates key and resolves the write options of a put.
+func (s *Store[T]) prepareWrite(key string, opts []WriteOption) (string, PutOptions, error) {
+	full := s.prefix + key
+	if err := validatePrefixed(s.prefix, key); err != nil {
+		return full, PutOptions{}, &Error{Op: "put", Key: full, Err: err}
+	}
+	po, err := s.putOptions(opts, s.now())
+	if err != nil {
+		return full, PutOptions{}, &Error{Op: "put", Key: full, Err: err}
+	}
+	return full, po, nil
+}
+
 // Put encodes v and writes it under key. Everything is validated before the
 // namespace is called: a bad key, TTL, expiration, metadata or value costs no
 // request and writes nothing.
 func (s *Store[T]) Put(ctx context.Context, key string, v T, opts ...WriteOption) error {
-	full := s.prefix + key
-	if err := validatePrefixed(s.prefix, key); err != nil {
-		return &Error{Op: "put", Key: full, Err: err}
-	}
-	po, err := s.putOptions(opts, s.now())
+	full, po, err := s.prepareWrite(key, opts)
 	if err != nil {
-		return &Error{Op: "put", Key: full, Err: err}
+		return err
 	}
 	data, err := s.codec.Marshal(v)
 	if err != nil {
@@ -428,13 +437,9 @@ func (s *Store[T]) GetStream(ctx context.Context, key string) (io.ReadCloser, bo
 // with the same options as Put. A reader longer than MaxValueSize fails with
 // ErrValueTooLarge and writes nothing.
 func (s *Store[T]) PutStream(ctx context.Context, key string, r io.Reader, opts ...WriteOption) error {
-	full := s.prefix + key
-	if err := validatePrefixed(s.prefix, key); err != nil {
-		return &Error{Op: "put", Key: full, Err: err}
-	}
-	po, err := s.putOptions(opts, s.now())
+	full, po, err := s.prepareWrite(key, opts)
 	if err != nil {
-		return &Error{Op: "put", Key: full, Err: err}
+		return err
 	}
 	s.invalidate(key)
 	defer s.invalidate(key)

@@ -1,38 +1,23 @@
-package lcache
+package lcache_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/kvkit/kvkit/internal/lcache"
+	"github.com/kvkit/kvkit/kv/kvtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
-}
-
 func TestPerEntryExpiry(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1000, 0)}
-	c, err := New(Options[string, int]{Clock: clock.Now})
+	clock := kvtest.NewClock()
+	c, err := lcache.New(lcache.Options[string, int]{Clock: clock.Now})
 	require.NoError(t, err)
 	c.Set("short", 1, time.Second)
 	c.Set("long", 2, time.Minute)
@@ -61,7 +46,7 @@ func TestPerEntryExpiry(t *testing.T) {
 }
 
 func TestDeleteAndClear(t *testing.T) {
-	c, err := New(Options[string, int]{})
+	c, err := lcache.New(lcache.Options[string, int]{})
 	require.NoError(t, err)
 	c.Set("a", 1, time.Hour)
 	c.Set("b", 2, time.Hour)
@@ -75,7 +60,7 @@ func TestDeleteAndClear(t *testing.T) {
 }
 
 func TestBoundedByEntries(t *testing.T) {
-	c, err := New(Options[int, int]{MaxEntries: 100})
+	c, err := lcache.New(lcache.Options[int, int]{MaxEntries: 100})
 	require.NoError(t, err)
 	for i := range 1000 {
 		c.Set(i, i, time.Hour)
@@ -84,7 +69,7 @@ func TestBoundedByEntries(t *testing.T) {
 }
 
 func TestBoundedByWeight(t *testing.T) {
-	c, err := New(Options[string, []byte]{MaxWeight: 10_000, Weigher: func(_ string, v []byte) uint32 { return uint32(len(v)) }})
+	c, err := lcache.New(lcache.Options[string, []byte]{MaxWeight: 10_000, Weigher: func(_ string, v []byte) uint32 { return uint32(len(v)) }})
 	require.NoError(t, err)
 	for i := range 100 {
 		c.Set(fmt.Sprint(i), make([]byte, 1000), time.Hour)
@@ -100,12 +85,12 @@ func TestBoundedByWeight(t *testing.T) {
 }
 
 func TestConflictingOptions(t *testing.T) {
-	_, err := New(Options[string, int]{MaxWeight: 10}) // weight without a weigher
+	_, err := lcache.New(lcache.Options[string, int]{MaxWeight: 10}) // weight without a weigher
 	assert.Error(t, err)
 }
 
 func TestCoarseClockByDefault(t *testing.T) {
-	c, err := New(Options[string, int]{})
+	c, err := lcache.New(lcache.Options[string, int]{})
 	require.NoError(t, err)
 	c.Set("k", 1, time.Hour)
 	v, ok := c.Get("k")
@@ -114,7 +99,7 @@ func TestCoarseClockByDefault(t *testing.T) {
 }
 
 func BenchmarkGet(b *testing.B) {
-	c, err := New(Options[string, *int]{})
+	c, err := lcache.New(lcache.Options[string, *int]{})
 	require.NoError(b, err)
 	keys := make([]string, 1024)
 	for i := range keys {
