@@ -43,9 +43,9 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 
 // remember puts a definition this Client just wrote into its caches.
 func (c *Client) remember(name string, f *compiled) {
-	now := c.now()
+	now := c.nanos()
 	if e := c.entry(name); e != nil {
-		e.st.Store(&state{flag: f, expires: now.Add(c.ttl)})
+		e.st.Store(&state{flag: f, expires: now + int64(c.ttl)})
 	}
 	c.sfAll.Do("", func() (any, error) { // not while a reload is running
 		s := c.all.Load()
@@ -74,7 +74,7 @@ func (c *Client) List(ctx context.Context) (map[string]Flag, error) {
 // bulk reads and reused for the cache TTL. A failed reload serves the last
 // snapshot; with none, it returns the error.
 func (c *Client) EvaluateAll(ctx context.Context, userID string) (map[string]Decision, error) {
-	s, err := c.snapshot(ctx, c.now())
+	s, err := c.snapshot(ctx, c.nanos())
 	if err != nil {
 		return nil, err
 	}

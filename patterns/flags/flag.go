@@ -83,7 +83,7 @@ func (f Flag) Validate() error {
 
 // bucketBuf is the size of the stack buffer Bucket hashes from; longer
 // inputs fall back to a heap buffer.
-const bucketBuf = 256
+const bucketBuf = 128
 
 // Bucket returns the user's position in the flag's rollout, in [0, 100]:
 // the SHA-256 of the UTF-8 bytes of flag + ":" + userID, its bytes 0-3 read
@@ -172,8 +172,8 @@ func (f Flag) Evaluate(name, userID string) Decision {
 // variant weights as cumulative fractions.
 type compiled struct {
 	def   Flag
-	allow map[string]struct{}
-	deny  map[string]struct{}
+	allow members
+	deny  members
 	cum   []float64 // cumulative weight / total, last == 1
 }
 
@@ -203,15 +203,38 @@ func compile(f Flag) *compiled {
 	return c
 }
 
-func set(list []string) map[string]struct{} {
-	if len(list) == 0 {
-		return nil
+// members is a user list: scanned when short (cheaper than hashing the ID),
+// a set when long.
+type members struct {
+	list []string
+	set  map[string]struct{}
+}
+
+// shortList is the longest list scanned rather than hashed.
+const shortList = 8
+
+func set(list []string) members {
+	if len(list) <= shortList {
+		return members{list: list}
 	}
 	m := make(map[string]struct{}, len(list))
 	for _, s := range list {
 		m[s] = struct{}{}
 	}
-	return m
+	return members{set: m}
+}
+
+func (m *members) has(id string) bool {
+	if m.set != nil {
+		_, ok := m.set[id]
+		return ok
+	}
+	for _, s := range m.list {
+		if s == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *compiled) evaluate(name, userID string) Decision {
@@ -221,10 +244,10 @@ func (c *compiled) evaluate(name, userID string) Decision {
 	if !c.def.Enabled {
 		return Decision{Reason: ReasonDisabled}
 	}
-	if _, ok := c.deny[userID]; ok {
+	if c.deny.has(userID) {
 		return Decision{Reason: ReasonDenied}
 	}
-	_, allowed := c.allow[userID]
+	allowed := c.allow.has(userID)
 	if allowed && c.cum == nil {
 		return Decision{Enabled: true, Reason: ReasonAllowed}
 	}
