@@ -2,7 +2,6 @@ package flags
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -251,6 +250,13 @@ func (c *Client) load(ctx context.Context, name string) (*compiled, error) {
 		now := c.nanos()
 		var st *state
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// The caller gave up: that says nothing about KV, so nothing
+			// is remembered.
+			if prev != nil && prev.err == nil {
+				return &state{flag: prev.flag}, nil
+			}
+			return &state{err: err}, nil
 		case err == nil && found:
 			st = &state{flag: compile(def), expires: now + int64(c.ttl)}
 		case err == nil:
@@ -309,6 +315,11 @@ func (c *Client) snapshot(ctx context.Context, now int64) (*snapshot, error) {
 		now := c.nanos()
 		var s *snapshot
 		switch {
+		case err != nil && ctx.Err() != nil: // the caller gave up; remember nothing
+			if prev != nil && prev.loaded {
+				return prev, nil
+			}
+			return &snapshot{err: err}, nil
 		case err == nil:
 			s = &snapshot{flags: make(map[string]*compiled, len(m)), expires: now + int64(c.ttl), loaded: true}
 			for name, def := range m {
@@ -354,9 +365,6 @@ func (c *Client) validName(name string) error {
 
 // logFailure logs a failed load, at most once per LogEvery.
 func (c *Client) logFailure(name string, err error) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return // the caller gave up; not a backend problem
-	}
 	now := c.now()
 	c.logMu.Lock()
 	if !c.lastLog.IsZero() && now.Sub(c.lastLog) < c.logEvery {

@@ -308,3 +308,23 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	_, err = flags.New(nil, flags.Options{})
 	assert.ErrorIs(t, err, kv.ErrInvalidOptions)
 }
+
+func TestCancelledCallerIsNotRemembered(t *testing.T) {
+	t.Parallel()
+	for _, loadAll := range []bool{false, true} {
+		t.Run("LoadAll="+strconv.FormatBool(loadAll), func(t *testing.T) {
+			t.Parallel()
+			env := flagsSetup(t, flags.Options{LoadAll: loadAll}, map[string]string{"f": `{"enabled":true,"rolloutPercent":100}`})
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_, err := env.c.Enabled(ctx, "f", "u")
+			assert.ErrorIs(t, err, context.Canceled)
+			// The next caller loads at once instead of getting the
+			// cancelled caller's error for RetryAfter.
+			on, err := env.c.Enabled(context.Background(), "f", "u")
+			assert.NoError(t, err)
+			assert.True(t, on)
+			assert.Empty(t, env.log.String(), "a cancelled caller is not a KV failure")
+		})
+	}
+}
