@@ -268,8 +268,12 @@ func (c *Client) load(ctx context.Context, name string) (*compiled, error) {
 			c.logFailure(name, err)
 			st = &state{err: err, expires: now + int64(c.retryAfter)}
 		}
-		if e != nil {
-			e.st.Store(st)
+		// A Set or Delete through this Client while the read was in flight
+		// wins: its definition is newer than what the read saw.
+		if e != nil && !e.st.CompareAndSwap(prev, st) {
+			if cur := e.st.Load(); cur != nil {
+				return cur, nil
+			}
 		}
 		return st, nil
 	})
