@@ -1,0 +1,76 @@
+package flags
+
+import "context"
+
+// Evaluator evaluates flags for one user within one request: what the
+// middleware binds so handlers write ev.IsEnabled("new-ui"). A nil
+// *Evaluator is valid and reports every flag off, so handlers work (with
+// flags off) when the middleware is missing.
+type Evaluator struct {
+	c      *Client
+	ctx    context.Context
+	userID string
+}
+
+// For returns an Evaluator for userID whose loads run under ctx (usually
+// the request's context).
+func (c *Client) For(ctx context.Context, userID string) *Evaluator {
+	return &Evaluator{c: c, ctx: ctx, userID: userID}
+}
+
+// UserID returns the user the Evaluator decides for.
+func (e *Evaluator) UserID() string {
+	if e == nil {
+		return ""
+	}
+	return e.userID
+}
+
+// IsEnabled reports whether flag name is on for the user (see
+// [Client.IsEnabled]).
+func (e *Evaluator) IsEnabled(name string) bool {
+	if e == nil {
+		return false
+	}
+	return e.c.IsEnabled(e.ctx, name, e.userID)
+}
+
+// Variant returns the user's variant of flag name, or "" (see
+// [Client.Variant]).
+func (e *Evaluator) Variant(name string) string {
+	if e == nil {
+		return ""
+	}
+	v, _ := e.c.Variant(e.ctx, name, e.userID)
+	return v
+}
+
+// Evaluate decides flag name for the user (see [Client.Evaluate]).
+func (e *Evaluator) Evaluate(name string) (Decision, error) {
+	if e == nil {
+		return Decision{Reason: ReasonNotFound}, nil
+	}
+	return e.c.Evaluate(e.ctx, name, e.userID)
+}
+
+// All decides every flag for the user (see [Client.EvaluateAll]).
+func (e *Evaluator) All() (map[string]Decision, error) {
+	if e == nil {
+		return map[string]Decision{}, nil
+	}
+	return e.c.EvaluateAll(e.ctx, e.userID)
+}
+
+type contextKey struct{}
+
+// NewContext returns a copy of ctx carrying e.
+func NewContext(ctx context.Context, e *Evaluator) context.Context {
+	return context.WithValue(ctx, contextKey{}, e)
+}
+
+// FromContext returns the Evaluator the middleware put in ctx, or nil (which
+// reports every flag off).
+func FromContext(ctx context.Context) *Evaluator {
+	e, _ := ctx.Value(contextKey{}).(*Evaluator)
+	return e
+}
