@@ -249,6 +249,13 @@ func (c *Counter) key(name string) string {
 // validate checks name before any call: the longest key it produces must be
 // a valid KV key.
 func (c *Counter) validate(op, name string) error {
+	n := len(c.store.Prefix()) + len(name)
+	if c.mode == Sharded {
+		n += 1 + len(c.instance)
+	}
+	if n > 2 && n <= kv.MaxKeySize {
+		return nil // non-empty, not "." or "..", short enough: valid
+	}
 	full := c.store.Prefix() + name
 	if c.mode == Sharded {
 		full += ":" + c.instance
