@@ -286,7 +286,7 @@ func (c *Counter) Increment(ctx context.Context, name string, delta int64) (int6
 	if c.mode == Direct {
 		return c.direct(ctx, name, delta)
 	}
-	v, _, err := c.add(ctx, name, delta, nil)
+	v, _, err := c.add(ctx, name, delta, nil, c.now())
 	return v, err
 }
 
@@ -300,7 +300,7 @@ func (c *Counter) Get(ctx context.Context, name string) (int64, error) {
 		v, _, err := c.store.Get(ctx, name)
 		return v, err
 	}
-	v, _, err := c.add(ctx, name, 0, nil)
+	v, _, err := c.add(ctx, name, 0, nil, c.now())
 	return v, err
 }
 
@@ -331,10 +331,10 @@ func (c *Counter) fresh(e *entry, now time.Time) bool {
 }
 
 // add adds delta to name if allow (when not nil) accepts the current value,
-// and returns the value after the call and whether delta was added.
-func (c *Counter) add(ctx context.Context, name string, delta int64, allow func(cur int64) bool) (int64, bool, error) {
+// and returns the value after the call and whether delta was added. now is
+// the caller's reading of the clock.
+func (c *Counter) add(ctx context.Context, name string, delta int64, allow func(cur int64) bool, now time.Time) (int64, bool, error) {
 	s := c.stripe(name)
-	now := c.now()
 	var err error
 	s.mu.Lock()
 	for tries := 0; ; tries++ {
@@ -381,9 +381,14 @@ func (c *Counter) load(ctx context.Context, name string) error {
 			s.m[name] = e
 		}
 		gen := e.gen
+		start := c.now()
+		if c.fresh(e, start) {
+			// Another caller's read finished between our check and now.
+			s.mu.Unlock()
+			return nil, nil
+		}
 		s.mu.Unlock()
 
-		start := c.now()
 		var own, others int64
 		var ownFound bool
 		var err error

@@ -198,15 +198,19 @@ func (h Headers) WithDefaults() Headers {
 // WithDefaults). Retry-After is written only when res is denied, in whole
 // seconds rounded up.
 func (l *Limiter) WriteHeaders(h http.Header, res Result, hs Headers) {
-	now := l.now()
-	w := l.names(now)
-	limit, reset := w.limitText, w.resetUnix
-	if !res.Reset.Equal(w.reset) {
-		limit, reset = strconv.Itoa(res.Limit), strconv.FormatInt(res.Reset.Unix(), 10)
+	w := l.winName.Load()
+	if w == nil || !res.Reset.Equal(w.reset) {
+		w = l.names(res.Reset.Add(-l.window))
 	}
+	limit, reset := w.limitText, w.resetUnix
+	if res.Limit != int(l.limit) {
+		limit = strconv.Itoa(res.Limit)
+	}
+	vals := make([]string, 0, 4) // one allocation for every header value
 	set := func(k, v string) {
 		if k != "-" && k != "" {
-			h[k] = []string{v}
+			vals = append(vals, v)
+			h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	set(hs.Limit, limit)
@@ -218,7 +222,7 @@ func (l *Limiter) WriteHeaders(h http.Header, res Result, hs Headers) {
 	if hs.IETF {
 		h["Ratelimit-Policy"] = []string{`"` + hs.Policy + `";q=` + limit + ";w=" + w.windowSecs}
 		h["Ratelimit"] = []string{`"` + hs.Policy + `";r=` + strconv.Itoa(res.Remaining) +
-			";t=" + strconv.FormatInt(ceilSeconds(res.Reset.Sub(now)), 10)}
+			";t=" + strconv.FormatInt(ceilSeconds(res.Reset.Sub(l.now())), 10)}
 	}
 }
 

@@ -196,16 +196,21 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 	var perr error
 	weight := float64(w.reset.Sub(now)) / float64(l.window) // share of the previous window still covered
 	if l.algo == SlidingWindow {
-		prev, perr = l.c.Get(ctx, key+w.prev)
+		if perr = l.c.validate("get", key+w.prev); perr == nil {
+			prev, _, perr = l.c.add(ctx, key+w.prev, 0, nil, now)
+		}
 	}
 	var rate int64
+	if err := l.c.validate("increment", key+w.cur); err != nil {
+		return res, w, err
+	}
 	cur, ok, err := l.c.add(ctx, key+w.cur, int64(n), func(cur int64) bool {
 		rate = cur
 		if l.algo == SlidingWindow {
 			rate = int64(math.Round(float64(prev)*weight + float64(cur)))
 		}
 		return rate+int64(n) <= l.limit
-	})
+	}, now)
 	if err == nil {
 		err = perr
 	}
