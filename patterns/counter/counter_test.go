@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -163,22 +164,47 @@ func TestCoalescingTenThousandIncrementsOneWrite(t *testing.T) {
 
 func TestThousandIncrementsOverTenKeysKVCalls(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	f := newFixture(t)
-	c := f.counter(t, counter.Options{})
-	for i := range 1000 {
-		_, err := c.Increment(ctx, "k"+string(rune('0'+i%10)), 1)
-		require.NoError(t, err)
+	tests := []struct {
+		name string
+		wrap func(*memory.Namespace) (kv.Namespace, func() kvtest.Counts)
+	}{
+		{"bulk endpoints (REST)", func(m *memory.Namespace) (kv.Namespace, func() kvtest.Counts) {
+			c := kvtest.NewCountingBulk(m)
+			return c, c.Counts
+		}},
+		{"single calls only", func(m *memory.Namespace) (kv.Namespace, func() kvtest.Counts) {
+			c := kvtest.NewCounting(m)
+			return c, c.Counts
+		}},
 	}
-	f.flushTick()
-	counts := f.calls.Counts()
-	t.Logf("1,000 increments over 10 keys, one interval: %d reads (get %d, bulk get %d), %d writes (put %d, bulk put %d)",
-		counts.Reads(), counts.Get, counts.BulkGet, counts.Writes(), counts.Put, counts.BulkPut)
-	assert.LessOrEqual(t, counts.Reads(), int64(10))
-	assert.LessOrEqual(t, counts.Writes(), int64(10))
-	for i := range 10 {
-		got, _ := f.stored(t, "count:k"+string(rune('0'+i)))
-		assert.Equal(t, "100", got)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			clock := kvtest.NewClock()
+			mem := memory.New(memory.Options{Clock: clock.Now})
+			ns, counts := tc.wrap(mem)
+			tick := make(chan time.Time)
+			c, err := counter.New(ns, counter.Options{Clock: clock.Now, Tick: tick})
+			require.NoError(t, err)
+			defer func() { require.NoError(t, c.Close(ctx)) }()
+			for i := range 1000 {
+				_, err := c.Increment(ctx, "k"+strconv.Itoa(i%10), 1)
+				require.NoError(t, err)
+			}
+			tick <- clock.Now()
+			tick <- clock.Now() // returns once the first flush is done
+			n := counts()
+			t.Logf("%s: 1,000 increments over 10 keys, one interval: %d reads (get %d, bulk get %d), %d writes (put %d, bulk put %d)",
+				tc.name, n.Reads(), n.Get, n.BulkGet, n.Writes(), n.Put, n.BulkPut)
+			assert.LessOrEqual(t, n.Reads(), int64(10))
+			assert.LessOrEqual(t, n.Writes(), int64(10))
+			for i := range 10 {
+				it, _, err := mem.Get(ctx, "count:k"+strconv.Itoa(i), kv.GetOptions{})
+				require.NoError(t, err)
+				assert.Equal(t, "100", string(it.Value))
+			}
+		})
 	}
 }
 
