@@ -103,7 +103,7 @@ func (config RateLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 				return config.ErrorHandler(c, err)
 			}
 			res, err := lim.Allow(r.Context(), k)
-			if err != nil && config.FailClosed {
+			if err != nil && (config.FailClosed || errors.Is(err, counter.ErrNoKey)) {
 				return config.ErrorHandler(c, err)
 			}
 			lim.WriteHeaders(c.Response().Header(), res, hs)

@@ -72,7 +72,7 @@ func NewRateLimit(lim *counter.Limiter, key counter.KeyFunc, cfg RateLimitConfig
 				return
 			}
 			res, err := lim.Allow(r.Context(), k)
-			if err != nil && failClosed {
+			if err != nil && (failClosed || errors.Is(err, counter.ErrNoKey)) {
 				onError(w, r, err)
 				return
 			}

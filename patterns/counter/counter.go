@@ -286,7 +286,7 @@ func (c *Counter) Increment(ctx context.Context, name string, delta int64) (int6
 	if c.mode == Direct {
 		return c.direct(ctx, name, delta)
 	}
-	v, _, err := c.add(ctx, name, delta, nil, c.now())
+	v, _, err := c.add(ctx, name, delta, nil, c.now(), time.Time{})
 	return v, err
 }
 
@@ -300,7 +300,7 @@ func (c *Counter) Get(ctx context.Context, name string) (int64, error) {
 		v, _, err := c.store.Get(ctx, name)
 		return v, err
 	}
-	v, _, err := c.add(ctx, name, 0, nil, c.now())
+	v, _, err := c.add(ctx, name, 0, nil, c.now(), time.Time{})
 	return v, err
 }
 
@@ -330,10 +330,23 @@ func (c *Counter) fresh(e *entry, now time.Time) bool {
 	return e.known && (e.pending != 0 || now.Sub(e.syncedAt) < c.interval)
 }
 
+// settled reports whether e was synced at or after settled (not zero).
+func (c *Counter) settled(e *entry, settled time.Time) bool {
+	if settled.IsZero() || !e.known {
+		return false
+	}
+	if c.mode == Sharded {
+		return !e.othersAt.Before(settled)
+	}
+	return !e.syncedAt.Before(settled)
+}
+
 // add adds delta to name if allow (when not nil) accepts the current value,
 // and returns the value after the call and whether delta was added. now is
-// the caller's reading of the clock.
-func (c *Counter) add(ctx context.Context, name string, delta int64, allow func(cur int64) bool, now time.Time) (int64, bool, error) {
+// the caller's reading of the clock. A counter that no longer changes (a
+// past rate-limit window) is settled: when settled is not zero, a value
+// synced at or after it is used however old it is.
+func (c *Counter) add(ctx context.Context, name string, delta int64, allow func(cur int64) bool, now, settled time.Time) (int64, bool, error) {
 	s := c.stripe(name)
 	var err error
 	s.mu.Lock()
@@ -348,7 +361,7 @@ func (c *Counter) add(ctx context.Context, name string, delta int64, allow func(
 			s.m[name] = e
 		}
 		e.usedAt = now
-		if tries == 0 && !c.fresh(e, now) {
+		if tries == 0 && !c.fresh(e, now) && !c.settled(e, settled) {
 			if now.Before(e.failUntil) {
 				err = e.lastErr // still backing off: answer from what is known
 			} else {

@@ -2,6 +2,7 @@ package counter
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"strconv"
@@ -90,6 +91,7 @@ type windowName struct {
 	start      int64
 	cur, prev  string // ":" + start, ":" + previous start
 	reset      time.Time
+	settled    time.Time // when the previous window's count stops changing
 	resetUnix  string
 	limitText  string
 	windowSecs string
@@ -163,6 +165,7 @@ func (l *Limiter) names(now time.Time) *windowName {
 		cur:        ":" + strconv.FormatInt(start.Unix(), 10),
 		prev:       ":" + strconv.FormatInt(start.Add(-l.window).Unix(), 10),
 		reset:      reset,
+		settled:    start.Add(l.c.interval),
 		resetUnix:  strconv.FormatInt(reset.Unix(), 10),
 		limitText:  strconv.FormatInt(l.limit, 10),
 		windowSecs: strconv.FormatInt(int64(l.window/time.Second), 10),
@@ -174,7 +177,10 @@ func (l *Limiter) names(now time.Time) *windowName {
 // Allow counts one event for key and reports whether it is within the
 // limit. A denied event is not counted. On a KV failure the decision is
 // made from what is known locally and the error is returned too (callers
-// choose to fail open or closed); failures are logged, throttled.
+// choose to fail open or closed); failures are logged, throttled. A key too
+// long for KV fails with an error wrapping ErrNoKey and kv.ErrInvalidKey
+// (hash long keys). A closed Limiter allows everything and returns
+// ErrClosed.
 func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
 	return l.AllowN(ctx, key, 1)
 }
@@ -195,22 +201,29 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 	var prev int64
 	var perr error
 	weight := float64(w.reset.Sub(now)) / float64(l.window) // share of the previous window still covered
+	// Both window keys have the same length: one check covers them.
+	if err := l.c.validate("increment", key+w.cur); err != nil {
+		return res, w, errors.Join(ErrNoKey, err)
+	}
 	if l.algo == SlidingWindow {
-		if perr = l.c.validate("get", key+w.prev); perr == nil {
-			prev, _, perr = l.c.add(ctx, key+w.prev, 0, nil, now)
-		}
+		// The previous window only changes until its last writers'
+		// flushes land, one interval after it ended: read it every
+		// interval until then, and once after.
+		prev, _, perr = l.c.add(ctx, key+w.prev, 0, nil, now, w.settled)
 	}
 	var rate int64
-	if err := l.c.validate("increment", key+w.cur); err != nil {
-		return res, w, err
-	}
 	cur, ok, err := l.c.add(ctx, key+w.cur, int64(n), func(cur int64) bool {
 		rate = cur
 		if l.algo == SlidingWindow {
 			rate = int64(math.Round(float64(prev)*weight + float64(cur)))
 		}
 		return rate+int64(n) <= l.limit
-	}, now)
+	}, now, time.Time{})
+	if errors.Is(err, ErrClosed) {
+		// Shutting down: let requests through (fail-closed callers see
+		// the error).
+		ok = true
+	}
 	if err == nil {
 		err = perr
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -279,4 +280,54 @@ func TestWriteHeaders(t *testing.T) {
 		"X-Ratelimit-Reset": {reset},
 		"X-Wait":            {"40"},
 	}, h)
+}
+
+func TestLimiterKVCallsOverTwoWindows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	l := f.limiter(t, 1<<20, time.Minute, counter.LimiterOptions{})
+	for range 240 { // two minutes, a request and a tick every 500 ms
+		res, err := l.Allow(ctx, "k")
+		require.NoError(t, err)
+		require.True(t, res.Allowed)
+		f.flushTick()
+		f.clock.Advance(500 * time.Millisecond)
+	}
+	n := f.calls.Counts()
+	t.Logf("240 requests over 2 one-minute windows, one key: %d gets, %d bulk gets, %d bulk puts", n.Get, n.BulkGet, n.BulkPut)
+	// Per window: one read of the new window's counter, and the previous
+	// window's read each second until it settles, then once more.
+	assert.LessOrEqual(t, n.Get, int64(2*(1+3)))
+	assert.LessOrEqual(t, n.BulkPut, int64(120), "at most one write per second")
+	f.clock.Advance(time.Second)     // Close writes what is pending at once
+	require.NoError(t, l.Close(ctx)) // the flusher is done: the record is stable
+	for key, ts := range f.rec.writes {
+		for i := 1; i < len(ts); i++ {
+			assert.GreaterOrEqual(t, ts[i].Sub(ts[i-1]), time.Second, key)
+		}
+	}
+}
+
+func TestClosedLimiterLetsRequestsThrough(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	l := f.limiter(t, 1, time.Minute, counter.LimiterOptions{})
+	require.NoError(t, l.Close(ctx))
+	for range 2 {
+		res, err := l.Allow(ctx, "k")
+		assert.ErrorIs(t, err, counter.ErrClosed)
+		assert.True(t, res.Allowed)
+	}
+}
+
+func TestLimiterKeyTooLong(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	l := f.limiter(t, 1, time.Minute, counter.LimiterOptions{})
+	_, err := l.Allow(context.Background(), strings.Repeat("k", kv.MaxKeySize))
+	assert.ErrorIs(t, err, counter.ErrNoKey)
+	assert.ErrorIs(t, err, kv.ErrInvalidKey)
+	assert.Zero(t, f.calls.Counts().Total(), "refused before any KV call")
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,6 +142,8 @@ func Cases() []Case {
 				{Header: map[string]string{"X-API-Key": "a"}, Status: 200},
 				{Header: map[string]string{"X-API-Key": "b"}, Status: 200},
 				{Header: map[string]string{"X-API-Key": "a"}, Status: 429},
+				{Header: map[string]string{"X-API-Key": strings.Repeat("k", kv.MaxKeySize)}, Status: 400,
+					Want: map[string]string{"X-RateLimit-Limit": ""}},
 			},
 		},
 	}
