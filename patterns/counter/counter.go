@@ -79,6 +79,11 @@ type Options struct {
 	// sharing the namespace, stable across restarts, and free of ':'.
 	// Required in Sharded mode; ignored otherwise.
 	Instance string
+	// SingleWriter declares, in Coalesced mode, that this process is the
+	// only writer of its counters' keys: it then never reads a key again
+	// once known, and never reads before writing (a flush is one write).
+	// Another writer's updates are overwritten. Default: false.
+	SingleWriter bool
 	// FlushInterval is the shortest time between two writes of one key, and
 	// how long a read value is trusted before it is read again. At least
 	// MinFlushInterval. Default: 1 s.
@@ -112,6 +117,7 @@ type Options struct {
 type Counter struct {
 	store    *kv.Store[int64]
 	mode     Mode
+	single   bool
 	instance string
 	interval time.Duration
 	keepIdle time.Duration
@@ -204,6 +210,7 @@ func New(ns kv.Namespace, opts Options) (*Counter, error) {
 	c := &Counter{
 		store:    store,
 		mode:     opts.Mode,
+		single:   opts.SingleWriter && opts.Mode == Coalesced,
 		instance: opts.Instance,
 		interval: opts.FlushInterval,
 		keepIdle: opts.KeepIdle,
@@ -327,7 +334,7 @@ func (c *Counter) fresh(e *entry, now time.Time) bool {
 	}
 	// A dirty key is synced by the flusher every interval; a clean one is
 	// read again when its value is older than the interval.
-	return e.known && (e.pending != 0 || now.Sub(e.syncedAt) < c.interval)
+	return e.known && (c.single || e.pending != 0 || now.Sub(e.syncedAt) < c.interval)
 }
 
 // settled reports whether e was synced at or after settled (not zero).

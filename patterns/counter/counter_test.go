@@ -437,3 +437,39 @@ func TestCounterTTL(t *testing.T) {
 	require.True(t, found)
 	assert.Equal(t, f.clock.Now().Add(2*time.Minute).Unix(), it.Expiration.Unix())
 }
+
+func TestFlushReadsBeforeWritingUnlessSingleWriter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		single    bool
+		wantReads int64
+		want      string
+	}{
+		// Each flush after the first reads again: the other writer's 100 is kept.
+		{"shared key", false, 1 + 4, "105"},
+		// The only writer never reads again and overwrites the other's 100.
+		{"single writer", true, 1, "5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t)
+			c := f.counter(t, counter.Options{SingleWriter: tc.single})
+			for round := range 5 {
+				_, err := c.Increment(ctx, "x", 1)
+				require.NoError(t, err)
+				f.flushTick()
+				if round == 2 { // another process adds 100 meanwhile
+					require.NoError(t, f.mem.Put(ctx, "count:x", []byte("103"), kv.PutOptions{}))
+				}
+				f.clock.Advance(time.Second)
+			}
+			n := f.calls.Counts()
+			assert.Equal(t, tc.wantReads, n.Reads())
+			assert.Equal(t, int64(5), n.Writes())
+			got, _ := f.stored(t, "count:x")
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

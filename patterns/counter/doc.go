@@ -15,7 +15,7 @@
 // # Modes and their accuracy
 //
 // [Coalesced] (default), one writer per key: the stored value is exact after
-// each flush; KV lags the process by at most the flush interval; a crash
+// each flush (with Options.SingleWriter a flush is one write and no read); KV lags the process by at most the flush interval; a crash
 // loses at most the increments of the last interval. Several processes
 // sharing a key: each flush reads, adds and writes, so two processes that
 // flush one key within KV's propagation delay (up to about 60 s across

@@ -93,9 +93,10 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 				continue
 			}
 			// Coalesced: read before writing unless the stored value was
-			// read or written within the interval. Sharded: this instance
-			// is its shard's only writer, so only an unknown shard is read.
-			need := !e.known || (c.mode == Coalesced && now.Sub(e.syncedAt) >= c.interval)
+			// read or written within the interval. Sharded and
+			// SingleWriter: this process is the key's only writer, so only
+			// an unknown key is read.
+			need := !e.known || (c.mode == Coalesced && !c.single && now.Sub(e.syncedAt) >= c.interval)
 			jobs = append(jobs, flushJob{name: name, e: e, delta: e.pending, base: e.stored, needRead: need})
 		}
 		s.mu.Unlock()

@@ -40,6 +40,10 @@ type LimiterOptions struct {
 	// Mode is Coalesced or Sharded (Direct is refused: it cannot decide
 	// without a read per request). Default: Coalesced.
 	Mode Mode
+	// SingleWriter declares that this process is the only one counting
+	// under Prefix (see Options.SingleWriter): a flush is then one write,
+	// with no read before it. Default: false.
+	SingleWriter bool
 	// Instance names this process in Sharded mode. Required then.
 	Instance string
 	// SyncInterval is how often a key's counts are written and read again
@@ -127,6 +131,7 @@ func NewLimiter(ns kv.Namespace, limit int, window time.Duration, opts LimiterOp
 	c, err := New(ns, Options{
 		Prefix:        opts.Prefix,
 		Mode:          opts.Mode,
+		SingleWriter:  opts.SingleWriter,
 		Instance:      opts.Instance,
 		FlushInterval: opts.SyncInterval,
 		TTL:           ttl,

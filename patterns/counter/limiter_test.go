@@ -284,28 +284,49 @@ func TestWriteHeaders(t *testing.T) {
 
 func TestLimiterKVCallsOverTwoWindows(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	f := newFixture(t)
-	l := f.limiter(t, 1<<20, time.Minute, counter.LimiterOptions{})
-	for range 240 { // two minutes, a request and a tick every 500 ms
-		res, err := l.Allow(ctx, "k")
-		require.NoError(t, err)
-		require.True(t, res.Allowed)
-		f.flushTick()
-		f.clock.Advance(500 * time.Millisecond)
+	tests := []struct {
+		name               string
+		single             bool
+		maxGets, maxBulkGs int64
+	}{
+		// Per window: one read of the new window's counter, and the
+		// previous window's read each second until it settles, then once
+		// more; each flush reads before it writes.
+		{"shared", false, 2 * (1 + 3), 120},
+		// The only writer: one read per new window (and one of the window
+		// before the first), none before writes.
+		{"single writer", true, 2 + 1, 0},
 	}
-	n := f.calls.Counts()
-	t.Logf("240 requests over 2 one-minute windows, one key: %d gets, %d bulk gets, %d bulk puts", n.Get, n.BulkGet, n.BulkPut)
-	// Per window: one read of the new window's counter, and the previous
-	// window's read each second until it settles, then once more.
-	assert.LessOrEqual(t, n.Get, int64(2*(1+3)))
-	assert.LessOrEqual(t, n.BulkPut, int64(120), "at most one write per second")
-	f.clock.Advance(time.Second)     // Close writes what is pending at once
-	require.NoError(t, l.Close(ctx)) // the flusher is done: the record is stable
-	for key, ts := range f.rec.writes {
-		for i := 1; i < len(ts); i++ {
-			assert.GreaterOrEqual(t, ts[i].Sub(ts[i-1]), time.Second, key)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t)
+			l := f.limiter(t, 1<<20, time.Minute, counter.LimiterOptions{SingleWriter: tc.single})
+			for range 240 { // two minutes, a request and a tick every 500 ms
+				res, err := l.Allow(ctx, "k")
+				require.NoError(t, err)
+				require.True(t, res.Allowed)
+				f.flushTick()
+				f.clock.Advance(500 * time.Millisecond)
+			}
+			n := f.calls.Counts()
+			t.Logf("%s: 240 requests over 2 one-minute windows, one key: %d gets, %d bulk gets, %d bulk puts",
+				tc.name, n.Get, n.BulkGet, n.BulkPut)
+			assert.LessOrEqual(t, n.Get, tc.maxGets)
+			assert.LessOrEqual(t, n.BulkGet, tc.maxBulkGs)
+			assert.LessOrEqual(t, n.BulkPut, int64(120), "at most one write per second")
+			f.clock.Advance(time.Second)     // Close writes what is pending at once
+			require.NoError(t, l.Close(ctx)) // the flusher is done: the record is stable
+			for key, ts := range f.rec.writes {
+				for i := 1; i < len(ts); i++ {
+					assert.GreaterOrEqual(t, ts[i].Sub(ts[i-1]), time.Second, key)
+				}
+			}
+			res, err := l.Allow(ctx, "k")
+			assert.ErrorIs(t, err, counter.ErrClosed)
+			assert.True(t, res.Allowed)
+		})
 	}
 }
 
