@@ -102,7 +102,7 @@ func (config RateLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if err != nil {
 				return config.ErrorHandler(c, err)
 			}
-			res, err := lim.Allow(r.Context(), k)
+			res, err := lim.AllowN(r.Context(), k, counter.CostFrom(r.Context()))
 			if err != nil && (config.FailClosed || errors.Is(err, counter.ErrNoKey)) {
 				return config.ErrorHandler(c, err)
 			}

@@ -30,8 +30,10 @@ type RateLimitConfig struct {
 
 // RateLimit returns middleware that limits requests by the key that key
 // returns, through lim (see counter.KeyByIP, counter.KeyByHeader,
-// counter.KeyByFunc). Every answered request carries the rate-limit headers;
-// limited ones get 429 and Retry-After. It panics if lim or key is nil.
+// counter.KeyByFunc). A request counts as one event, or as
+// counter.CostFrom(r.Context()) when earlier middleware set counter.WithCost.
+// Every answered request carries the rate-limit headers; limited ones get
+// 429 and Retry-After. It panics if lim or key is nil.
 //
 //	lim, _ := counter.NewLimiter(ns, 100, time.Minute, counter.LimiterOptions{})
 //	defer lim.Close(ctx)
@@ -71,7 +73,7 @@ func NewRateLimit(lim *counter.Limiter, key counter.KeyFunc, cfg RateLimitConfig
 				onError(w, r, err)
 				return
 			}
-			res, err := lim.Allow(r.Context(), k)
+			res, err := lim.AllowN(r.Context(), k, counter.CostFrom(r.Context()))
 			if err != nil && (failClosed || errors.Is(err, counter.ErrNoKey)) {
 				onError(w, r, err)
 				return

@@ -1,6 +1,7 @@
 package counter
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -229,4 +230,22 @@ func (l *Limiter) WriteHeaders(h http.Header, res Result, hs Headers) {
 func ceilSeconds(d time.Duration) int64 {
 	s := int64((d + time.Second - 1) / time.Second)
 	return max(s, 1)
+}
+
+type costKey struct{}
+
+// WithCost returns a context that makes the rate-limit middleware count a
+// request as n events (n >= 1) instead of one, like httprate's
+// WithIncrement. Set it in middleware that runs before the limiter (for
+// example, expensive routes cost 5).
+func WithCost(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, costKey{}, n)
+}
+
+// CostFrom returns the cost set by WithCost, or 1.
+func CostFrom(ctx context.Context) int {
+	if n, ok := ctx.Value(costKey{}).(int); ok && n >= 1 {
+		return n
+	}
+	return 1
 }

@@ -1,6 +1,7 @@
 package counter_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -92,4 +93,12 @@ func TestKeyByHeaderAndFunc(t *testing.T) {
 	got, err = byPath(r)
 	require.NoError(t, err)
 	assert.Equal(t, "path:/", got)
+}
+
+func TestCost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	assert.Equal(t, 1, counter.CostFrom(ctx))
+	assert.Equal(t, 5, counter.CostFrom(counter.WithCost(ctx, 5)))
+	assert.Equal(t, 1, counter.CostFrom(counter.WithCost(ctx, 0)), "a cost under 1 counts as 1")
 }

@@ -42,6 +42,7 @@ type Request struct {
 	Advance    time.Duration     // moved on the clock before the request
 	RemoteAddr string            // default "203.0.113.7:1234"
 	Header     map[string]string // request headers
+	Cost       int               // set with counter.WithCost when > 0
 	Status     int
 	// Want lists response headers that must be present with these values;
 	// a value of "" means the header must be absent.
@@ -136,6 +137,14 @@ func Cases() []Case {
 			Requests: []Request{{Status: 503, Want: map[string]string{"X-RateLimit-Limit": ""}}},
 		},
 		{
+			Name: "per-request cost from the context", Limit: 5, Window: time.Minute, Algorithm: counter.FixedWindow,
+			Requests: []Request{
+				{Cost: 3, Status: 200, Want: map[string]string{"X-RateLimit-Remaining": "2"}},
+				{Cost: 3, Status: 429, Want: map[string]string{"X-RateLimit-Remaining": "2"}},
+				{Cost: 2, Status: 200, Want: map[string]string{"X-RateLimit-Remaining": "0"}},
+			},
+		},
+		{
 			Name: "a request without the key header is refused", Limit: 1, Window: time.Minute, ByHeader: "X-API-Key",
 			Requests: []Request{
 				{Status: 400},
@@ -183,6 +192,9 @@ func Run(t *testing.T, build Build) {
 				}
 				for k, v := range req.Header {
 					r.Header.Set(k, v)
+				}
+				if req.Cost > 0 {
+					r = r.WithContext(counter.WithCost(r.Context(), req.Cost))
 				}
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, r)
