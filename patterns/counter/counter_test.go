@@ -473,3 +473,20 @@ func TestFlushReadsBeforeWritingUnlessSingleWriter(t *testing.T) {
 		})
 	}
 }
+
+func TestDirectModeIsTheRecipe(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	c := f.counter(t, counter.Options{Mode: counter.Direct})
+	for i := range 3 {
+		n, err := c.Increment(ctx, "d", 1)
+		require.NoError(t, err)
+		assert.Equal(t, int64(i+1), n)
+	}
+	n := f.calls.Counts()
+	assert.Equal(t, int64(3), n.Get, "one read per increment")
+	assert.Equal(t, int64(3), n.Put, "one write per increment")
+	got, _ := f.stored(t, "count:d")
+	assert.Equal(t, "3", got, "written at once, nothing pending")
+}
