@@ -31,7 +31,9 @@ const (
 	// Sharded gives each instance its own key per counter,
 	// prefix + name + ":" + Instance, so instances never overwrite each
 	// other. Reads sum the shards with one listing (each shard carries its
-	// value in its metadata), cached for the flush interval.
+	// value in its metadata), cached for the flush interval. A key
+	// prefix+name+":"+x counts as a shard of name when x has no ':', so
+	// avoid naming one counter "<another counter>:<word>".
 	Sharded
 	// Direct does what the TypeScript recipe does on every Increment: read,
 	// add, write. Two KV calls per increment, no goroutine, and lost updates
