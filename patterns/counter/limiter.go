@@ -1,0 +1,277 @@
+package counter
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/kvkit/kvkit/kv"
+)
+
+// Algorithm selects how a Limiter counts.
+type Algorithm int
+
+const (
+	// SlidingWindow (the default) estimates the rate over the last window
+	// as go-chi/httprate does: the previous window's count weighted by how
+	// much of it the sliding window still covers, plus the current window's
+	// count: prev × (window − elapsed) / window + cur.
+	SlidingWindow Algorithm = iota
+	// FixedWindow counts requests per aligned window and starts afresh at
+	// each window's start (bursts of up to 2×limit across a boundary).
+	FixedWindow
+)
+
+// DefaultLimiterPrefix is the key prefix of a Limiter's counters.
+const DefaultLimiterPrefix = "ratelimit:"
+
+// LimiterOptions configures a Limiter. The zero value is valid.
+type LimiterOptions struct {
+	// Algorithm is SlidingWindow or FixedWindow. Default: SlidingWindow.
+	Algorithm Algorithm
+	// Prefix is prepended to the limiter's counter keys, which are
+	// Prefix + key + ":" + window start (Unix seconds). Two limiters on one
+	// namespace need different prefixes. Default: "ratelimit:".
+	Prefix string
+	// Mode is Coalesced or Sharded (Direct is refused: it cannot decide
+	// without a read per request). Default: Coalesced.
+	Mode Mode
+	// SingleWriter declares that this process is the only one counting
+	// under Prefix (see Options.SingleWriter): a flush is then one write,
+	// with no read before it. Default: false.
+	SingleWriter bool
+	// Instance names this process in Sharded mode. Required then.
+	Instance string
+	// SyncInterval is how often a key's counts are written and read again
+	// at most (the counters' flush interval). At least 1 s. Default: 1 s.
+	SyncInterval time.Duration
+	// Clock returns the current time. Default: time.Now.
+	Clock func() time.Time
+	// Tick drives the flusher, as Options.Tick. Default: a ticker.
+	Tick <-chan time.Time
+	// Logger receives KV failures, throttled. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Result is a Limiter's decision.
+type Result struct {
+	// Allowed reports whether the request is within the limit.
+	Allowed bool
+	// Limit is the number of requests allowed per window.
+	Limit int
+	// Remaining is how many more requests the current estimate allows
+	// (never negative).
+	Remaining int
+	// Reset is when the current window ends.
+	Reset time.Time
+	// RetryAfter is how long a denied caller should wait before the
+	// estimate lets its request through; 0 when allowed.
+	RetryAfter time.Duration
+}
+
+// Limiter limits events per key and window on top of a Counter: one counter
+// per key and window, whose KV TTL covers two windows (never under
+// kv.MinTTL). Decisions are made in process from local counts plus the last
+// known stored counts, which are synced at most once per SyncInterval per
+// key, so they cost no KV call in the steady state. In one process the
+// limit is exact; across processes sharing a namespace each process also
+// sees the others' counts as of their last sync. Safe for concurrent use;
+// Close it.
+type Limiter struct {
+	c       *Counter
+	limit   int64
+	window  time.Duration
+	algo    Algorithm
+	now     func() time.Time
+	log     *throttledLog
+	winName atomic.Pointer[windowName]
+}
+
+type windowName struct {
+	start      int64
+	cur, prev  string // ":" + start, ":" + previous start
+	reset      time.Time
+	settled    time.Time // when the previous window's count stops changing
+	resetUnix  string
+	limitText  string
+	windowSecs string
+}
+
+// NewLimiter returns a Limiter that allows limit events per window and key.
+// The window is whole seconds, at least one. It fails with an error
+// wrapping kv.ErrInvalidOptions for bad arguments.
+func NewLimiter(ns kv.Namespace, limit int, window time.Duration, opts LimiterOptions) (*Limiter, error) {
+	switch {
+	case limit < 1:
+		return nil, invalid("limit must be at least 1")
+	case window < time.Second || window%time.Second != 0:
+		return nil, invalid("window " + window.String() + " must be whole seconds, at least 1s")
+	case opts.Algorithm != SlidingWindow && opts.Algorithm != FixedWindow:
+		return nil, invalid("unknown algorithm")
+	case opts.Mode == Direct:
+		return nil, invalid("a Limiter cannot use Direct mode")
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultLimiterPrefix
+	}
+	if opts.SyncInterval == 0 {
+		opts.SyncInterval = DefaultFlushInterval
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ttl := max(2*window, kv.MinTTL)
+	c, err := New(ns, Options{
+		Prefix:        opts.Prefix,
+		Mode:          opts.Mode,
+		SingleWriter:  opts.SingleWriter,
+		Instance:      opts.Instance,
+		FlushInterval: opts.SyncInterval,
+		TTL:           ttl,
+		KeepIdle:      2*window + opts.SyncInterval,
+		Clock:         opts.Clock,
+		Tick:          opts.Tick,
+		Logger:        opts.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Limiter{
+		c: c, limit: int64(limit), window: window, algo: opts.Algorithm, now: opts.Clock,
+		log: &throttledLog{log: opts.Logger, every: 10 * time.Second, now: opts.Clock},
+	}, nil
+}
+
+// Limit returns the events allowed per window.
+func (l *Limiter) Limit() int { return int(l.limit) }
+
+// Window returns the window length.
+func (l *Limiter) Window() time.Duration { return l.window }
+
+// Counter returns the Counter that holds the limiter's counts.
+func (l *Limiter) Counter() *Counter { return l.c }
+
+// names returns the cached strings of the window containing now.
+func (l *Limiter) names(now time.Time) *windowName {
+	start := now.Truncate(l.window)
+	if w := l.winName.Load(); w != nil && w.start == start.UnixNano() {
+		return w
+	}
+	reset := start.Add(l.window)
+	w := &windowName{
+		start:      start.UnixNano(),
+		cur:        ":" + strconv.FormatInt(start.Unix(), 10),
+		prev:       ":" + strconv.FormatInt(start.Add(-l.window).Unix(), 10),
+		reset:      reset,
+		settled:    start.Add(l.c.interval),
+		resetUnix:  strconv.FormatInt(reset.Unix(), 10),
+		limitText:  strconv.FormatInt(l.limit, 10),
+		windowSecs: strconv.FormatInt(int64(l.window/time.Second), 10),
+	}
+	l.winName.Store(w)
+	return w
+}
+
+// Allow counts one event for key and reports whether it is within the
+// limit. A denied event is not counted. On a KV failure the decision is
+// made from what is known locally and the error is returned too (callers
+// choose to fail open or closed); failures are logged, throttled. A key too
+// long for KV fails with an error wrapping ErrNoKey and kv.ErrInvalidKey
+// (hash long keys). A closed Limiter allows everything and returns
+// ErrClosed.
+func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
+	return l.AllowN(ctx, key, 1)
+}
+
+// AllowN is Allow for n events at once (n >= 1).
+func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error) {
+	res, _, err := l.allow(ctx, key, n)
+	return res, err
+}
+
+func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *windowName, error) {
+	now := l.now()
+	w := l.names(now)
+	res := Result{Limit: int(l.limit), Reset: w.reset}
+	if n < 1 {
+		return res, w, invalid("AllowN needs n >= 1")
+	}
+	var prev int64
+	var perr error
+	weight := float64(w.reset.Sub(now)) / float64(l.window) // share of the previous window still covered
+	// Both window keys have the same length: one check covers them.
+	if err := l.c.validate("increment", key+w.cur); err != nil {
+		return res, w, errors.Join(ErrNoKey, err)
+	}
+	if l.algo == SlidingWindow {
+		// The previous window only changes until its last writers'
+		// flushes land, one interval after it ended: read it every
+		// interval until then, and once after.
+		prev, _, perr = l.c.add(ctx, key+w.prev, 0, nil, now, w.settled)
+	}
+	var rate int64
+	cur, ok, err := l.c.add(ctx, key+w.cur, int64(n), func(cur int64) bool {
+		rate = cur
+		if l.algo == SlidingWindow {
+			rate = int64(math.Round(float64(prev)*weight + float64(cur)))
+		}
+		return rate+int64(n) <= l.limit
+	}, now, time.Time{})
+	if errors.Is(err, ErrClosed) {
+		// Shutting down: let requests through (fail-closed callers see
+		// the error).
+		ok = true
+	}
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		l.log.error("counter: rate limiter could not sync with KV, deciding from local counts", "key", key, "err", err)
+	}
+	res.Allowed = ok
+	if ok {
+		res.Remaining = int(max(0, l.limit-rate-int64(n)))
+	} else {
+		res.Remaining = int(max(0, l.limit-rate))
+		if l.algo == FixedWindow {
+			res.RetryAfter = w.reset.Sub(now)
+		} else {
+			res.RetryAfter = l.slidingRetry(now, w.reset, prev, cur, int64(n))
+		}
+	}
+	return res, w, err
+}
+
+// slidingRetry returns how long until prev × (window − elapsed) / window +
+// cur + n fits the limit, assuming no other events meanwhile.
+func (l *Limiter) slidingRetry(now, reset time.Time, prev, cur, n int64) time.Duration {
+	W := float64(l.window)
+	if n > l.limit {
+		return l.window
+	}
+	if cur+n <= l.limit && prev > 0 {
+		// Within this window: wait until the previous window's weight is low enough.
+		t := W * (1 - float64(l.limit-cur-n)/float64(prev))
+		elapsed := W - float64(reset.Sub(now))
+		return max(time.Duration(t-elapsed), time.Millisecond)
+	}
+	// In the next window the current count becomes the previous one.
+	t := 0.0
+	if cur > 0 {
+		t = max(0, W*(1-float64(l.limit-n)/float64(cur)))
+	}
+	return reset.Sub(now) + time.Duration(t)
+}
+
+// Flush writes every pending count now.
+func (l *Limiter) Flush(ctx context.Context) error { return l.c.Flush(ctx) }
+
+// Close stops the limiter's flusher and writes every pending count.
+func (l *Limiter) Close(ctx context.Context) error { return l.c.Close(ctx) }
