@@ -85,16 +85,19 @@ func (config SessionConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			// Left in place after next returns: Echo's error handler may
 			// still write the response, and must commit first.
 			res.Writer = sw
-			if err := next(c); err != nil {
-				return err
+			err := next(c)
+			if cerr := sw.Err(); cerr != nil {
+				// The commit failed as the handler started writing: a plain
+				// 500 replaced its response. Report it upstream for logging.
+				return sessionDefaultError(c, cerr)
+			}
+			if err != nil {
+				return err // Echo's error handler commits as it writes
 			}
 			if !sw.Committed() {
 				if err := sw.Commit(); err != nil {
 					return config.ErrorHandler(c, err)
 				}
-			}
-			if err := sw.Err(); err != nil {
-				return sessionDefaultError(c, err)
 			}
 			return nil
 		}

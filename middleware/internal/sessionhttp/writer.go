@@ -36,8 +36,9 @@ type Writer struct {
 	// commit started by the handler's output fails.
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
 
-	state int
-	err   error
+	state       int
+	err         error
+	wroteHeader bool // a status line went out (by WriteHeader, Write, ReadFrom or Flush)
 }
 
 // Commit commits the session if not done yet and adds its cookie. On
@@ -100,7 +101,10 @@ func (w *Writer) WriteHeader(code int) {
 		w.W.WriteHeader(code)
 		return
 	}
-	if w.before() {
+	// Drop a second WriteHeader (e.g. Echo's after a Flush) rather than
+	// have net/http log a superfluous call.
+	if w.before() && !w.wroteHeader {
+		w.wroteHeader = true
 		w.W.WriteHeader(code)
 	}
 }
@@ -110,6 +114,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if !w.before() {
 		return 0, ErrCommitFailed
 	}
+	w.wroteHeader = true
 	return w.W.Write(p)
 }
 
@@ -118,6 +123,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	if !w.before() {
 		return 0, ErrCommitFailed
 	}
+	w.wroteHeader = true
 	if rf, ok := w.W.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}
@@ -129,6 +135,7 @@ func (w *Writer) Flush() {
 	if !w.before() {
 		return
 	}
+	w.wroteHeader = true
 	_ = http.NewResponseController(w.W).Flush()
 }
 
@@ -137,6 +144,7 @@ func (w *Writer) FlushError() error {
 	if !w.before() {
 		return ErrCommitFailed
 	}
+	w.wroteHeader = true
 	return http.NewResponseController(w.W).Flush()
 }
 
