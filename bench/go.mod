@@ -4,4 +4,15 @@ go 1.26.0
 
 replace github.com/kvkit/kvkit => ../
 
-require github.com/alexedwards/scs/v2 v2.9.0 // indirect
+require (
+	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/kvkit/kvkit v0.0.0-00010101000000-000000000000
+	github.com/stretchr/testify v1.12.1
+)
+
+require (
+	github.com/google/btree v1.1.3 // indirect
+	github.com/maypok86/otter/v2 v2.4.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+)
