@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -144,4 +145,30 @@ func TestUserID(t *testing.T) {
 	r.AddCookie(c)
 	r = r.WithContext(m.Start(r).Context())
 	assert.Equal(t, "u9", uid(r))
+}
+
+func TestFailuresAreLoggedWithoutFlooding(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := kvtest.NewClock()
+	ns := kvtest.NewCountingBulk(memory.New(memory.Options{Clock: clock.Now}))
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	m := session.Must(session.New[user](ns, session.Options{Clock: clock.Now, Logger: log}))
+	ns.FailWith(kv.ErrUnavailable)
+	for range 5 {
+		s := m.Open(session.NewToken())
+		_, _, err := s.Get(ctx)
+		require.ErrorIs(t, err, kv.ErrUnavailable)
+		_, err = s.Commit(ctx)
+		require.ErrorIs(t, err, kv.ErrUnavailable, "Commit reports the failed load")
+	}
+	assert.Equal(t, 1, strings.Count(buf.String(), "commit failed"), buf.String())
+	clock.Advance(time.Second)
+	_, _ = m.Open(session.NewToken()).Commit(ctx) // no load: nothing to report
+	s := m.Open(session.NewToken())
+	_, _, _ = s.Get(ctx)
+	_, _ = s.Commit(ctx)
+	assert.Equal(t, 2, strings.Count(buf.String(), "commit failed"))
+	assert.Contains(t, buf.String(), "suppressed=4")
 }

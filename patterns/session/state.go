@@ -67,13 +67,16 @@ func (s *Session[T]) load(ctx context.Context) error {
 	if !found {
 		return nil
 	}
-	var rec record[T]
-	if err := json.Unmarshal(it.Value, &rec); err != nil {
+	// Decode straight into the Session (no second copy of T on the heap).
+	rec := &s.rec
+	if err := decodeRecord(it.Value, rec); err != nil {
+		*rec = record[T]{}
 		s.loadErr = &kv.Error{Op: "session.load", Key: key, Err: errors.Join(kv.ErrCodec, err)}
 		return s.loadErr
 	}
 	now := s.m.now().UnixMilli()
 	if now >= rec.deadline() {
+		*rec = record[T]{}
 		// KV deletes expired keys only eventually (and our record may
 		// outlive its own expiry by up to kv.MinTTL): treat it as absent
 		// and remove it. A failed delete is harmless, the record is dead.
@@ -82,7 +85,7 @@ func (s *Session[T]) load(ctx context.Context) error {
 		}
 		return nil
 	}
-	s.key, s.exists, s.rec = key, true, rec
+	s.key, s.exists = key, true
 	if rec.IdleTimeout > 0 && rec.IdleExpiresAt-now < rec.IdleTimeout/2 && rec.IdleExpiresAt < rec.ExpiresAt {
 		// Throttled sliding expiry: refresh only when less than half the
 		// idle window remains.

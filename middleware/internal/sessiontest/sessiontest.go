@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -61,6 +62,9 @@ func NewEnv(t *testing.T, wrap Wrap, opts session.Options) *Env {
 	e.Mem = memory.New(memory.Options{Clock: e.KVClock.Now})
 	e.KV = kvtest.NewCountingBulk(e.Mem)
 	opts.Clock = e.Clock.Now
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler) // failures are asserted, not printed
+	}
 	e.M = session.Must(session.New[User](e.KV, opts))
 	e.Srv = httptest.NewTLSServer(wrap(t, e.M, UserHeader(e.M, Routes(e.M))))
 	t.Cleanup(e.Srv.Close)
