@@ -5,6 +5,6 @@ import (
 	"github.com/kvkit/kvkit/kv/memory"
 )
 
-func kvtestCounting() *kvtest.CountingBulk {
+func sessionCounting() *kvtest.CountingBulk {
 	return kvtest.NewCountingBulk(memory.New(memory.Options{}))
 }

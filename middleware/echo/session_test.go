@@ -64,7 +64,7 @@ func TestSessionErrorHandler(t *testing.T) {
 
 func TestSessionReturnsHTTPErrorForLogging(t *testing.T) {
 	t.Parallel()
-	ns := kvFailing()
+	ns := sessionKVFailing()
 	m := session.Must(session.New[string](ns, session.Options{}))
 	mw := kvecho.Session(m)
 	e := echo.New()
@@ -95,8 +95,8 @@ func TestSessionConfig(t *testing.T) {
 	assert.NotNil(t, mw)
 }
 
-func kvFailing() kv.Namespace {
-	c := kvtestCounting()
+func sessionKVFailing() kv.Namespace {
+	c := sessionCounting()
 	c.FailWith(errors.Join(kv.ErrUnavailable))
 	return c
 }
