@@ -309,7 +309,9 @@ var b64val = func() (t [256]byte) {
 // token in unpadded URL-safe base64. Listing the namespace therefore never
 // reveals a usable token.
 func (m *Manager[T]) storeKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
+	// Copy to the stack: []byte(token) would allocate (over 32 bytes).
+	var tb [TokenLen]byte
+	sum := sha256.Sum256(tb[:copy(tb[:], token)])
 	var buf [64 + TokenLen]byte
 	b := append(buf[:0], m.prefix...)
 	b = base64.RawURLEncoding.AppendEncode(b, sum[:])

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -327,7 +326,7 @@ func (s *Session[T]) commit(ctx context.Context) (*http.Cookie, error) {
 		// Expired while the request ran: nothing worth saving.
 		return s.m.expiredCookie(), nil
 	}
-	value, err := json.Marshal(&s.rec)
+	value, err := encodeRecord(&s.rec)
 	if err != nil {
 		return nil, &kv.Error{Op: "session.save", Err: errors.Join(kv.ErrCodec, err)}
 	}

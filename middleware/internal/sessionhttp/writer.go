@@ -58,14 +58,28 @@ func (w *Writer) Commit() error {
 	w.state = stateCommitted
 	if c != nil {
 		if v := c.String(); v != "" {
-			w.W.Header().Add("Set-Cookie", v)
+			// A response that sets a session cookie must not be cached by
+			// a shared cache: Vary: Cookie and no-cache for Set-Cookie.
+			// One backing array for the three values; each slice is
+			// capped so a later append copies instead of overwriting.
+			vals := [...]string{v, "Cookie", `no-cache="Set-Cookie"`}
+			h := w.W.Header()
+			sessionAdd(h, "Set-Cookie", vals[0:1:1])
+			sessionAdd(h, "Vary", vals[1:2:2])
+			h["Cache-Control"] = vals[2:3:3]
 		}
-		// A response that sets a session cookie must not be cached by a
-		// shared cache.
-		w.W.Header().Add("Vary", "Cookie")
-		w.W.Header().Set("Cache-Control", `no-cache="Set-Cookie"`)
 	}
 	return nil
+}
+
+// sessionAdd adds the values in one (canonical) header without a fresh
+// slice when the header is not set yet.
+func sessionAdd(h http.Header, key string, one []string) {
+	if old := h[key]; len(old) > 0 {
+		h[key] = append(old, one[0])
+		return
+	}
+	h[key] = one
 }
 
 // Committed reports whether Commit has run (successfully or not).
