@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
@@ -153,6 +154,28 @@ func BenchmarkSession(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSessionUntouchedVsBare serves the bare handler and our
+// middleware with a session cookie the handler never touches, alternately
+// in one loop, so that noise from a shared machine falls on both alike, and
+// reports the ratio of their times (target (c): at most 1.2).
+func BenchmarkSessionUntouchedVsBare(b *testing.B) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(sessionOK) })
+	ours, cookie := sessionOurs(b, sessionCases[2].ours)
+	var tBare, tOurs time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		sessionServe(bare, cookie)
+		t1 := time.Now()
+		sessionServe(ours, cookie)
+		tOurs += time.Since(t1)
+		tBare += t1.Sub(t0)
+	}
+	b.ReportMetric(float64(tBare.Nanoseconds())/float64(b.N), "bare-ns/req")
+	b.ReportMetric(float64(tOurs.Nanoseconds())/float64(b.N), "untouched-ns/req")
+	b.ReportMetric(float64(tOurs)/float64(tBare), "untouched/bare")
 }
 
 // sessionDiscard is a ResponseWriter that keeps nothing, for measuring
