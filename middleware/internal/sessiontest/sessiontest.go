@@ -550,6 +550,15 @@ func Cases() []Case {
 			_, body = e.Do("GET", "/get")
 			assert.Equal(t, "u1:0", body)
 		}},
+		{Name: "KV error after a handler that wrote nothing gives an error response", Run: func(t *testing.T, e *Env) {
+			e.Login("u1")
+			e.KV.FailWith(kv.ErrUnavailable)
+			resp, body := e.Do("GET", "/silent")
+			assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+			assert.NotContains(t, body, "session:")
+			assert.Nil(t, SessionCookie(resp, "session"))
+			e.KV.FailWith(nil)
+		}},
 		{Name: "KV error on save gives an error response, nothing half-written", Run: func(t *testing.T, e *Env) {
 			e.KV.FailWith(kv.ErrRateLimited)
 			resp, body := e.Do("POST", "/login?id=mallory") // no cookie: only the put fails
