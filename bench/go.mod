@@ -5,9 +5,11 @@ go 1.26.0
 replace github.com/kvkit/kvkit => ../
 
 require (
+	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/go-chi/httprate v0.16.1
 	github.com/growthbook/growthbook-golang v0.7.0
 	github.com/kvkit/kvkit v0.0.0-00010101000000-000000000000
+	github.com/stretchr/testify v1.12.1
 )
 
 require (
@@ -16,6 +18,7 @@ require (
 	github.com/maypok86/otter/v2 v2.4.0 // indirect
 	github.com/tmaxmax/go-sse v0.10.0 // indirect
 	github.com/zeebo/xxh3 v1.0.2 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 )

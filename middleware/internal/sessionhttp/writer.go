@@ -1,0 +1,184 @@
+// Package sessionhttp holds the response writer that the net/http and Echo
+// session middleware share: it commits the session (KV write and
+// Set-Cookie) before the first byte of the response goes out.
+package sessionhttp
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+
+	"github.com/kvkit/kvkit/patterns/session"
+)
+
+// ErrCommitFailed is returned by Write after the session could not be
+// saved: the error response has been sent instead of the handler's.
+var ErrCommitFailed = errors.New("session: response replaced by an error: the session could not be saved")
+
+const (
+	statePending = iota
+	stateCommitted
+	stateFailed      // commit failed, the error response was written: drop the handler's output
+	statePassthrough // commit failed, the caller writes its own error response
+)
+
+// Writer wraps a ResponseWriter and commits the session on the first
+// WriteHeader, Write, ReadFrom, Flush or Hijack. It keeps http.Flusher,
+// http.Hijacker and io.ReaderFrom working and unwraps for
+// http.ResponseController.
+type Writer struct {
+	W       http.ResponseWriter
+	R       *http.Request // carries the context Commit runs with
+	Pending session.Pending
+	// OnError writes the error response on the underlying writer when a
+	// commit started by the handler's output fails.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
+
+	state       int
+	err         error
+	wroteHeader bool // a status line went out (by WriteHeader, Write, ReadFrom or Flush)
+}
+
+// Commit commits the session if not done yet and adds its cookie. On
+// failure it clears the headers the handler set and returns the error; the
+// writer then passes writes straight through (for the caller's error
+// response) unless Fail was used.
+func (w *Writer) Commit() error {
+	if w.state != statePending {
+		return w.err
+	}
+	c, err := w.Pending.Commit(w.R.Context())
+	if err != nil {
+		w.state, w.err = statePassthrough, err
+		clear(w.W.Header())
+		return err
+	}
+	w.state = stateCommitted
+	if c != nil {
+		if v := c.String(); v != "" {
+			// A response that sets a session cookie must not be cached by
+			// a shared cache: Vary: Cookie and no-cache for Set-Cookie.
+			// One backing array for the three values; each slice is
+			// capped so a later append copies instead of overwriting.
+			vals := [...]string{v, "Cookie", `no-cache="Set-Cookie"`}
+			h := w.W.Header()
+			sessionAdd(h, "Set-Cookie", vals[0:1:1])
+			sessionAdd(h, "Vary", vals[1:2:2])
+			h["Cache-Control"] = vals[2:3:3]
+		}
+	}
+	return nil
+}
+
+// sessionAdd adds the values in one (canonical) header without a fresh
+// slice when the header is not set yet.
+func sessionAdd(h http.Header, key string, one []string) {
+	if old := h[key]; len(old) > 0 {
+		h[key] = append(old, one[0])
+		return
+	}
+	h[key] = one
+}
+
+// Committed reports whether Commit has run (successfully or not).
+func (w *Writer) Committed() bool { return w.state != statePending }
+
+// Err returns the commit error, if any.
+func (w *Writer) Err() error { return w.err }
+
+// before commits ahead of the handler's first output and reports whether
+// the output may go through.
+func (w *Writer) before() bool {
+	switch w.state {
+	case stateCommitted, statePassthrough:
+		return true
+	case stateFailed:
+		return false
+	}
+	if err := w.Commit(); err != nil {
+		w.state = stateFailed
+		w.OnError(w.W, w.R, err)
+		return false
+	}
+	return true
+}
+
+// Header implements http.ResponseWriter.
+func (w *Writer) Header() http.Header { return w.W.Header() }
+
+// WriteHeader implements http.ResponseWriter.
+func (w *Writer) WriteHeader(code int) {
+	// 1xx informational headers go out without committing.
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.W.WriteHeader(code)
+		return
+	}
+	// Drop a second WriteHeader (e.g. Echo's after a Flush) rather than
+	// have net/http log a superfluous call.
+	if w.before() && !w.wroteHeader {
+		w.wroteHeader = true
+		w.W.WriteHeader(code)
+	}
+}
+
+// Write implements http.ResponseWriter.
+func (w *Writer) Write(p []byte) (int, error) {
+	if !w.before() {
+		return 0, ErrCommitFailed
+	}
+	w.wroteHeader = true
+	return w.W.Write(p)
+}
+
+// ReadFrom implements io.ReaderFrom, keeping sendfile and friends.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	if !w.before() {
+		return 0, ErrCommitFailed
+	}
+	w.wroteHeader = true
+	if rf, ok := w.W.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{w.W}, r)
+}
+
+// Flush implements http.Flusher.
+func (w *Writer) Flush() {
+	if !w.before() {
+		return
+	}
+	w.wroteHeader = true
+	_ = http.NewResponseController(w.W).Flush()
+}
+
+// FlushError is what http.ResponseController calls first.
+func (w *Writer) FlushError() error {
+	if !w.before() {
+		return ErrCommitFailed
+	}
+	w.wroteHeader = true
+	return http.NewResponseController(w.W).Flush()
+}
+
+// Hijack implements http.Hijacker. The session is committed first, but the
+// cookie cannot be sent on a hijacked connection.
+func (w *Writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.before() {
+		return nil, nil, ErrCommitFailed
+	}
+	return http.NewResponseController(w.W).Hijack()
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *Writer) Unwrap() http.ResponseWriter { return w.W }
+
+type writerOnly struct{ io.Writer }
+
+var (
+	_ http.Flusher        = (*Writer)(nil)
+	_ http.Hijacker       = (*Writer)(nil)
+	_ io.ReaderFrom       = (*Writer)(nil)
+	_ http.ResponseWriter = (*Writer)(nil)
+)

@@ -1,0 +1,65 @@
+package session_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/kvkit/kvkit/kv/memory"
+	"github.com/kvkit/kvkit/patterns/session"
+)
+
+type benchUser struct {
+	ID    string `json:"id"`
+	Role  string `json:"role"`
+	Count int    `json:"count"`
+}
+
+func benchSession(b *testing.B) (*session.Manager[benchUser], string) {
+	m := session.Must(session.New[benchUser](memory.New(memory.Options{}), session.Options{}))
+	s := m.Open("")
+	if err := s.Set(context.Background(), benchUser{ID: "u1", Role: "admin"}); err != nil {
+		b.Fatal(err)
+	}
+	c, err := s.Commit(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m, c.Value
+}
+
+// BenchmarkLoad is the per-request cost of a session read without HTTP.
+func BenchmarkLoad(b *testing.B) {
+	m, tok := benchSession(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok, err := m.Open(tok).Get(ctx); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// BenchmarkModify is the per-request cost of a session change without HTTP.
+func BenchmarkModify(b *testing.B) {
+	m, tok := benchSession(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		s := m.Open(tok)
+		if err := s.Update(ctx, func(u *benchUser) error { u.Count++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkValidToken(b *testing.B) {
+	tok := session.NewToken()
+	for b.Loop() {
+		if !session.ValidToken(tok) {
+			b.Fatal()
+		}
+	}
+}

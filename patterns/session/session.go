@@ -1,0 +1,398 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/kvkit/kvkit/kv"
+)
+
+// Defaults for Options and Cookie.
+const (
+	DefaultPrefix     = "session:"
+	DefaultLifetime   = 24 * time.Hour
+	DefaultCookieName = "session"
+)
+
+// TokenLen is the length of a session token: 256 random bits in unpadded
+// URL-safe base64 (RFC 4648 §5).
+const TokenLen = 43
+
+// sessionError is the type of the package's sentinels: constants, so no
+// other package can reassign them.
+type sessionError string
+
+func (e sessionError) Error() string { return string(e) }
+
+const (
+	// ErrNoMiddleware is returned by the methods of a nil *Session: the
+	// request did not pass through the session middleware of this Manager.
+	ErrNoMiddleware sessionError = "session: no session middleware for this manager on the request"
+	// ErrCommitted is returned by a change made after the session was
+	// committed (the response had started): it could no longer be saved.
+	ErrCommitted sessionError = "session: change after the response started"
+)
+
+// Options configures a Manager. The zero value is ready to use.
+type Options struct {
+	// Prefix is prepended to every record's key. Optional. Default:
+	// "session:".
+	Prefix string
+	// Lifetime is the absolute lifetime of a session, counted from its
+	// creation (or from the last SetLifetime). Optional. Default: 24 h.
+	Lifetime time.Duration
+	// IdleTimeout ends a session that has not been used for this long. The
+	// stored idle deadline is refreshed at most once per half IdleTimeout
+	// (see the package doc). Optional. Default: 0 (no idle timeout).
+	IdleTimeout time.Duration
+	// Cookie configures the session cookie. Optional. Default: see Cookie.
+	Cookie Cookie
+	// Clock returns the current time. Optional. Default: time.Now. Tests
+	// inject a fake clock (kvtest.Clock.Now).
+	Clock func() time.Time
+	// Logger receives failed loads and saves (at most one line per second;
+	// the rest are counted and reported with the next line). Optional.
+	// Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Cookie configures the session cookie. The zero value is the safe
+// default: name "session", Path "/", HttpOnly, Secure, SameSite=Lax, and a
+// persistent cookie whose Max-Age is the session's remaining lifetime.
+type Cookie struct {
+	// Name of the cookie. Optional. Default: "session".
+	Name string
+	// Path of the cookie. Optional. Default: "/".
+	Path string
+	// Domain of the cookie. Optional. Default: "" (host-only).
+	Domain string
+	// Insecure drops the Secure attribute (for plain-HTTP development).
+	// Optional. Default: false (Secure).
+	Insecure bool
+	// ScriptAccess drops the HttpOnly attribute. Optional. Default: false
+	// (HttpOnly).
+	ScriptAccess bool
+	// SameSite of the cookie. Optional. Default: http.SameSiteLaxMode.
+	// http.SameSiteNoneMode requires Secure.
+	SameSite http.SameSite
+	// BrowserSession sends a cookie without Max-Age, which the browser
+	// drops when it closes; a session can still ask for a persistent cookie
+	// with Lifetime.Persist ("remember me"). Optional. Default: false
+	// (persistent cookie, Max-Age = remaining lifetime).
+	BrowserSession bool
+}
+
+// Manager creates, loads, saves, renews and destroys sessions whose data
+// is a T, stored as JSON in a kv.Namespace. It is safe for concurrent use
+// and starts no goroutines.
+type Manager[T any] struct {
+	ns       kv.Namespace
+	prefix   string
+	lifetime time.Duration
+	idle     time.Duration
+	cookie   Cookie
+	now      func() time.Time
+	log      *slog.Logger
+	key      *contextKey
+
+	lastLog    atomic.Int64 // unix seconds of the last log line
+	suppressed atomic.Int64
+}
+
+type contextKey struct{ _ byte }
+
+// New returns a Manager over ns. It fails with an error wrapping
+// kv.ErrInvalidOptions for a nil namespace, a prefix that leaves no room
+// for a key, negative durations, a lifetime under kv.MinTTL, an invalid
+// cookie name, or SameSite=None without Secure.
+func New[T any](ns kv.Namespace, opts Options) (*Manager[T], error) {
+	bad := func(msg string) error {
+		return &kv.Error{Op: "session.new", Err: errors.Join(kv.ErrInvalidOptions, errors.New(msg))}
+	}
+	if ns == nil {
+		return nil, bad("namespace is nil")
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if len(opts.Prefix)+TokenLen > kv.MaxKeySize {
+		return nil, bad("prefix leaves no room for a key")
+	}
+	switch {
+	case opts.Lifetime < 0 || opts.IdleTimeout < 0:
+		return nil, bad("negative Lifetime or IdleTimeout")
+	case opts.Lifetime == 0:
+		opts.Lifetime = DefaultLifetime
+	}
+	if opts.Lifetime < kv.MinTTL || (opts.IdleTimeout != 0 && opts.IdleTimeout < kv.MinTTL) {
+		return nil, bad("Lifetime and IdleTimeout must be at least 60s")
+	}
+	c := &opts.Cookie
+	if c.Name == "" {
+		c.Name = DefaultCookieName
+	}
+	if !validCookieName(c.Name) {
+		return nil, bad("invalid cookie name " + c.Name)
+	}
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	if c.SameSite == http.SameSiteNoneMode && c.Insecure {
+		return nil, bad("SameSite=None requires a Secure cookie")
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	var zero record[T]
+	if _, err := json.Marshal(zero); err != nil {
+		return nil, &kv.Error{Op: "session.new", Err: errors.Join(kv.ErrInvalidOptions, kv.ErrCodec, err)}
+	}
+	return &Manager[T]{
+		ns: ns, prefix: opts.Prefix, lifetime: opts.Lifetime, idle: opts.IdleTimeout,
+		cookie: opts.Cookie, now: opts.Clock, log: opts.Logger, key: new(contextKey),
+	}, nil
+}
+
+// Must is like New but panics on error.
+func Must[T any](m *Manager[T], err error) *Manager[T] {
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// CookieName returns the name of the session cookie.
+func (m *Manager[T]) CookieName() string { return m.cookie.Name }
+
+// Starter is the part of a Manager that middleware uses. It does not
+// mention T, so framework adapters need no type parameter. *Manager[T]
+// implements it.
+type Starter interface {
+	// Start begins the session state of one request, reading the session
+	// cookie from r. It makes no KV call.
+	Start(r *http.Request) Pending
+}
+
+// Pending is one request's session state as middleware sees it.
+// *Session[T] implements it.
+type Pending interface {
+	// Context returns the request's context carrying this session, for
+	// r.WithContext.
+	Context() context.Context
+	// Commit saves what changed and returns the cookie to send (nil when
+	// none). It runs once; later calls return the first result.
+	Commit(ctx context.Context) (*http.Cookie, error)
+}
+
+var _ Starter = (*Manager[struct{}])(nil)
+
+// Start implements Starter: it returns the request's *Session[T] (as a
+// Pending), reading the token from the session cookie. A cookie that is not
+// exactly a token of this package's form is ignored: no KV call is made for
+// it. Start itself makes no KV call; the record is loaded on first access.
+func (m *Manager[T]) Start(r *http.Request) Pending {
+	s := m.Open(cookieValue(r.Header, m.cookie.Name))
+	s.ctx.Context = r.Context()
+	return s
+}
+
+// Open returns the session named by token, for use outside HTTP
+// middleware (the middleware calls Start). An empty or malformed token
+// gives an absent session. Open makes no KV call.
+func (m *Manager[T]) Open(token string) *Session[T] {
+	s := &Session[T]{m: m}
+	s.ctx.s = s
+	s.ctx.Context = context.Background()
+	if token != "" {
+		s.hadCookie = true
+		if ValidToken(token) {
+			s.token = token
+		}
+	}
+	return s
+}
+
+// FromContext returns the session the middleware put in ctx for this
+// Manager, or nil (whose methods return ErrNoMiddleware).
+func (m *Manager[T]) FromContext(ctx context.Context) *Session[T] {
+	s, _ := ctx.Value(m.key).(*Session[T])
+	return s
+}
+
+// UserID returns a function that reads the current user's ID from the
+// request's session, for other middleware (feature flags, rate limits)
+// that take a func(*http.Request) string. extract maps the session data to
+// an ID; the function returns "" when the request has no session (or no
+// session middleware, or loading failed: the load error is then reported
+// when the session middleware commits). It shares the request's lazy load,
+// so a handler reading the session afterwards makes no second KV call.
+func (m *Manager[T]) UserID(extract func(T) string) func(*http.Request) string {
+	return func(r *http.Request) string {
+		s := m.FromContext(r.Context())
+		v, ok, err := s.Get(r.Context())
+		if err != nil || !ok {
+			return ""
+		}
+		return extract(v)
+	}
+}
+
+// record is what KV stores. Times are milliseconds since the Unix epoch,
+// like a JavaScript Date.now(), so a TypeScript Worker sharing the
+// namespace can check them too.
+type record[T any] struct {
+	Data          T     `json:"data"`
+	CreatedAt     int64 `json:"createdAt"`
+	ExpiresAt     int64 `json:"expiresAt"`
+	IdleTimeout   int64 `json:"idleTimeout,omitempty"`
+	IdleExpiresAt int64 `json:"idleExpiresAt,omitempty"`
+	Persist       bool  `json:"persist,omitempty"`
+}
+
+// deadline is when the record stops being valid (ms).
+func (r *record[T]) deadline() int64 {
+	if r.IdleExpiresAt != 0 && r.IdleExpiresAt < r.ExpiresAt {
+		return r.IdleExpiresAt
+	}
+	return r.ExpiresAt
+}
+
+// NewToken returns a fresh token: 256 bits from crypto/rand in unpadded
+// URL-safe base64.
+func NewToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand docs)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ValidToken reports whether s has exactly the form NewToken produces:
+// 43 characters of the URL-safe base64 alphabet whose last character
+// carries no stray bits. It allocates nothing.
+func ValidToken(s string) bool {
+	if len(s) != TokenLen {
+		return false
+	}
+	for i := 0; i < TokenLen; i++ {
+		if b64val[s[i]] == 0xff {
+			return false
+		}
+	}
+	return b64val[s[TokenLen-1]]&3 == 0
+}
+
+var b64val = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := 0; i < len(alphabet); i++ {
+		t[alphabet[i]] = byte(i)
+	}
+	return t
+}()
+
+// storeKey returns the KV key of token: the prefix and the SHA-256 of the
+// token in unpadded URL-safe base64. Listing the namespace therefore never
+// reveals a usable token.
+func (m *Manager[T]) storeKey(token string) string {
+	// Copy to the stack: []byte(token) would allocate (over 32 bytes).
+	var tb [TokenLen]byte
+	sum := sha256.Sum256(tb[:copy(tb[:], token)])
+	var buf [64 + TokenLen]byte
+	b := append(buf[:0], m.prefix...)
+	b = base64.RawURLEncoding.AppendEncode(b, sum[:])
+	return string(b)
+}
+
+// logError logs err at most once per second.
+func (m *Manager[T]) logError(ctx context.Context, msg string, err error) {
+	now := m.now().Unix()
+	last := m.lastLog.Load()
+	if now <= last || !m.lastLog.CompareAndSwap(last, now) {
+		m.suppressed.Add(1)
+		return
+	}
+	m.log.LogAttrs(ctx, slog.LevelError, msg, slog.String("error", err.Error()),
+		slog.Int64("suppressed", m.suppressed.Swap(0)))
+}
+
+// cookieValue returns the value of the first cookie called name in the
+// Cookie headers, without allocating.
+func cookieValue(h http.Header, name string) string {
+	for _, line := range h["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			if i := indexByte(line, ';'); i >= 0 {
+				part, line = line[:i], line[i+1:]
+			} else {
+				part, line = line, ""
+			}
+			part = trimSpace(part)
+			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+				v := part[len(name)+1:]
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimSpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func validCookieName(n string) bool {
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if c <= ' ' || c >= 0x7f || indexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return n != ""
+}
+
+// sessionCtx is the request context carrying a session. It lives inside
+// the Session so that starting a request's session costs one allocation.
+type sessionCtx struct {
+	context.Context
+	s interface{ contextKey() *contextKey }
+}
+
+func (c *sessionCtx) Value(key any) any {
+	if k, ok := key.(*contextKey); ok && k == c.s.contextKey() {
+		return c.s
+	}
+	return c.Context.Value(key)
+}

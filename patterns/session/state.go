@@ -1,0 +1,372 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/kvkit/kvkit/kv"
+)
+
+// Session is one request's view of a session. It loads the record on first
+// access, tracks changes made through its methods, and is saved by Commit
+// (which the middleware calls before the response's first byte). Its
+// methods are safe for concurrent use by the handler's goroutines. A nil
+// *Session returns ErrNoMiddleware.
+//
+// Only the methods that change the session (Set, Update, Renew, Destroy,
+// SetLifetime) cause a write; a session that is only read costs one KV read,
+// and one that is not touched costs none.
+type Session[T any] struct {
+	m   *Manager[T]
+	ctx sessionCtx
+
+	mu        sync.Mutex
+	hadCookie bool   // the request carried a session cookie (any value)
+	token     string // valid incoming token, or the new one after create/renew
+	key       string // KV key of the loaded record ("" when none)
+	loaded    bool
+	loadErr   error
+	exists    bool // a live record is loaded or created
+	rec       record[T]
+
+	oldKey    string // record to delete at commit (renew, destroy)
+	modified  bool   // record must be written
+	touched   bool   // only the idle deadline must be written
+	destroyed bool
+	newCookie bool // the token changed: send it
+
+	committed bool
+	cookie    *http.Cookie
+	commitErr error
+}
+
+func (s *Session[T]) contextKey() *contextKey { return s.m.key }
+
+// Context implements Pending: the request's context carrying s.
+func (s *Session[T]) Context() context.Context { return &s.ctx }
+
+// load reads the record once. Callers hold s.mu.
+func (s *Session[T]) load(ctx context.Context) error {
+	if s.loaded {
+		return s.loadErr
+	}
+	s.loaded = true
+	if s.token == "" {
+		return nil
+	}
+	key := s.m.storeKey(s.token)
+	it, found, err := s.m.ns.Get(ctx, key, kv.GetOptions{})
+	if err != nil {
+		s.loadErr = err
+		return err
+	}
+	if !found {
+		return nil
+	}
+	// Decode straight into the Session (no second copy of T on the heap).
+	rec := &s.rec
+	if err := decodeRecord(it.Value, rec); err != nil {
+		*rec = record[T]{}
+		s.loadErr = &kv.Error{Op: "session.load", Key: key, Err: errors.Join(kv.ErrCodec, err)}
+		return s.loadErr
+	}
+	now := s.m.now().UnixMilli()
+	if now >= rec.deadline() {
+		*rec = record[T]{}
+		// KV deletes expired keys only eventually (and our record may
+		// outlive its own expiry by up to kv.MinTTL): treat it as absent
+		// and remove it. A failed delete is harmless, the record is dead.
+		if err := s.m.ns.Delete(ctx, key); err != nil {
+			s.m.logError(ctx, "session: delete of an expired record failed", err)
+		}
+		return nil
+	}
+	s.key, s.exists = key, true
+	if rec.IdleTimeout > 0 && rec.IdleExpiresAt-now < rec.IdleTimeout/2 && rec.IdleExpiresAt < rec.ExpiresAt {
+		// Throttled sliding expiry: refresh only when less than half the
+		// idle window remains.
+		s.rec.IdleExpiresAt = min(now+rec.IdleTimeout, rec.ExpiresAt)
+		s.touched = true
+	}
+	return nil
+}
+
+// Get returns the session's data, and false when there is no session (the
+// zero T). It loads the record on first use. The returned value is a
+// shallow copy: change the session through Set or Update, never by
+// mutating maps or slices inside the result.
+func (s *Session[T]) Get(ctx context.Context) (T, bool, error) {
+	var zero T
+	if s == nil {
+		return zero, false, ErrNoMiddleware
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(ctx); err != nil {
+		return zero, false, err
+	}
+	if !s.exists {
+		return zero, false, nil
+	}
+	return s.rec.Data, true, nil
+}
+
+// Exists reports whether there is a session, loading it on first use.
+func (s *Session[T]) Exists(ctx context.Context) (bool, error) {
+	_, ok, err := s.Get(ctx)
+	return ok, err
+}
+
+// Set replaces the session's data, creating the session (with a new
+// token) when there is none.
+func (s *Session[T]) Set(ctx context.Context, v T) error {
+	return s.Update(ctx, func(p *T) error { *p = v; return nil })
+}
+
+// Update changes the session's data in place through fn, creating the
+// session (with a new token) when there is none. If fn fails nothing
+// changes and its error is returned.
+func (s *Session[T]) Update(ctx context.Context, fn func(*T) error) error {
+	if s == nil {
+		return ErrNoMiddleware
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.mutable(ctx); err != nil {
+		return err
+	}
+	data := s.rec.Data
+	if err := fn(&data); err != nil {
+		return err
+	}
+	s.ensure()
+	s.rec.Data = data
+	s.modified = true
+	return nil
+}
+
+// mutable loads the session and checks that it can still change.
+func (s *Session[T]) mutable(ctx context.Context) error {
+	if s.committed {
+		return ErrCommitted
+	}
+	return s.load(ctx)
+}
+
+// ensure creates the session if there is none. Callers hold s.mu.
+func (s *Session[T]) ensure() {
+	if s.exists {
+		return
+	}
+	now := s.m.now()
+	s.exists, s.destroyed = true, false
+	s.rec = record[T]{CreatedAt: now.UnixMilli()}
+	s.setLifetime(now, Lifetime{})
+	// Never adopt a token the client sent for a session that does not
+	// exist (session fixation): always mint a new one.
+	s.token, s.newCookie = NewToken(), true
+}
+
+// Lifetime sets the limits of one session, e.g. a longer one on "remember
+// me" sign-in.
+type Lifetime struct {
+	// Absolute lifetime, counted from the SetLifetime call. Optional.
+	// Default: the Manager's Lifetime. At least kv.MinTTL.
+	Absolute time.Duration
+	// Idle timeout. Optional. Default: the Manager's IdleTimeout; a negative
+	// value turns it off for this session. Otherwise at least kv.MinTTL.
+	Idle time.Duration
+	// Persist asks for a persistent cookie even when the Manager sends
+	// browser-session cookies. Optional. Default: false.
+	Persist bool
+}
+
+func (s *Session[T]) setLifetime(now time.Time, l Lifetime) {
+	if l.Absolute == 0 {
+		l.Absolute = s.m.lifetime
+	}
+	if l.Idle == 0 {
+		l.Idle = s.m.idle
+	}
+	ms := now.UnixMilli()
+	s.rec.ExpiresAt = ms + l.Absolute.Milliseconds()
+	s.rec.IdleTimeout, s.rec.IdleExpiresAt = 0, 0
+	if l.Idle > 0 {
+		s.rec.IdleTimeout = l.Idle.Milliseconds()
+		s.rec.IdleExpiresAt = min(ms+s.rec.IdleTimeout, s.rec.ExpiresAt)
+	}
+	s.rec.Persist = l.Persist
+}
+
+// SetLifetime sets this session's absolute lifetime (from now), idle
+// timeout and cookie persistence, creating the session when there is none.
+// The cookie is sent again with the new Max-Age.
+func (s *Session[T]) SetLifetime(ctx context.Context, l Lifetime) error {
+	if s == nil {
+		return ErrNoMiddleware
+	}
+	if l.Absolute < 0 || (l.Absolute > 0 && l.Absolute < kv.MinTTL) || (l.Idle > 0 && l.Idle < kv.MinTTL) {
+		return errors.Join(kv.ErrInvalidOptions, errors.New("session: lifetime and idle timeout must be at least 60s"))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.mutable(ctx); err != nil {
+		return err
+	}
+	s.ensure()
+	s.setLifetime(s.m.now(), l)
+	s.modified, s.newCookie = true, true
+	return nil
+}
+
+// Renew gives the session a new token and deletes the old record when the
+// session is committed: the defence against session fixation. Call it on
+// sign-in and on every change of privilege. Without a session it does
+// nothing.
+func (s *Session[T]) Renew(ctx context.Context) error {
+	if s == nil {
+		return ErrNoMiddleware
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.mutable(ctx); err != nil {
+		return err
+	}
+	if !s.exists {
+		return nil
+	}
+	if s.key != "" && s.oldKey == "" {
+		s.oldKey, s.key = s.key, ""
+	}
+	s.token, s.newCookie, s.modified = NewToken(), true, true
+	return nil
+}
+
+// Destroy ends the session: at commit its record is deleted and the cookie
+// expired. It makes no read. See the package doc for what sign-out means
+// across several locations.
+func (s *Session[T]) Destroy(ctx context.Context) error {
+	if s == nil {
+		return ErrNoMiddleware
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed {
+		return ErrCommitted
+	}
+	if s.key != "" {
+		s.oldKey = s.key
+	} else if s.token != "" && !s.loaded {
+		// Not loaded: delete what the cookie names without reading it.
+		s.oldKey = s.m.storeKey(s.token)
+	}
+	s.loaded, s.loadErr = true, nil
+	s.exists, s.key, s.token = false, "", ""
+	s.rec = record[T]{}
+	s.modified, s.touched, s.destroyed = false, false, true
+	return nil
+}
+
+// Commit implements Pending: it saves what changed (at most one delete and
+// one write) and returns the cookie to send, or nil when the cookie need
+// not change. A failed load is reported here too, so the middleware can
+// answer with an error instead of a half-done response. Commit runs once;
+// later changes fail with ErrCommitted.
+func (s *Session[T]) Commit(ctx context.Context) (*http.Cookie, error) {
+	if s == nil {
+		return nil, ErrNoMiddleware
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed {
+		return s.cookie, s.commitErr
+	}
+	s.committed = true
+	s.cookie, s.commitErr = s.commit(ctx)
+	if s.commitErr != nil {
+		s.cookie = nil
+		s.m.logError(ctx, "session: commit failed", s.commitErr)
+	}
+	return s.cookie, s.commitErr
+}
+
+func (s *Session[T]) commit(ctx context.Context) (*http.Cookie, error) {
+	if s.loadErr != nil {
+		return nil, s.loadErr
+	}
+	if s.destroyed && !s.exists {
+		if s.oldKey != "" {
+			if err := s.m.ns.Delete(ctx, s.oldKey); err != nil {
+				return nil, err
+			}
+		}
+		if !s.hadCookie {
+			return nil, nil
+		}
+		return s.m.expiredCookie(), nil
+	}
+	if !s.modified && !s.touched {
+		return nil, nil
+	}
+	// Delete the old record first: if the write then fails the user is
+	// signed out, never left on a token an attacker may know.
+	if s.oldKey != "" {
+		if err := s.m.ns.Delete(ctx, s.oldKey); err != nil {
+			return nil, err
+		}
+		s.oldKey = ""
+	}
+	now := s.m.now()
+	ms := now.UnixMilli()
+	remaining := time.Duration(s.rec.deadline()-ms) * time.Millisecond
+	if remaining <= 0 {
+		// Expired while the request ran: nothing worth saving.
+		return s.m.expiredCookie(), nil
+	}
+	value, err := encodeRecord(&s.rec)
+	if err != nil {
+		return nil, &kv.Error{Op: "session.save", Err: errors.Join(kv.ErrCodec, err)}
+	}
+	if s.key == "" {
+		s.key = s.m.storeKey(s.token)
+	}
+	if err := s.m.ns.Put(ctx, s.key, value, kv.PutOptions{TTL: kvTTL(remaining)}); err != nil {
+		return nil, err
+	}
+	if !s.newCookie && !s.modified {
+		return nil, nil // a sliding refresh: the cookie is unchanged
+	}
+	absolute := time.Duration(s.rec.ExpiresAt-ms) * time.Millisecond
+	return s.m.newCookie(s.token, absolute, s.rec.Persist), nil
+}
+
+// kvTTL rounds d up to whole seconds, never under kv.MinTTL.
+func kvTTL(d time.Duration) time.Duration {
+	d = (d + time.Second - 1).Truncate(time.Second)
+	return max(d, kv.MinTTL)
+}
+
+func (m *Manager[T]) baseCookie(value string) *http.Cookie {
+	return &http.Cookie{
+		Name: m.cookie.Name, Value: value, Path: m.cookie.Path, Domain: m.cookie.Domain,
+		Secure: !m.cookie.Insecure, HttpOnly: !m.cookie.ScriptAccess, SameSite: m.cookie.SameSite,
+	}
+}
+
+func (m *Manager[T]) newCookie(token string, lifetime time.Duration, persist bool) *http.Cookie {
+	c := m.baseCookie(token)
+	if !m.cookie.BrowserSession || persist {
+		c.MaxAge = max(int(lifetime/time.Second), 1)
+	}
+	return c
+}
+
+func (m *Manager[T]) expiredCookie() *http.Cookie {
+	c := m.baseCookie("")
+	c.MaxAge = -1
+	c.Expires = time.Unix(1, 0)
+	return c
+}
