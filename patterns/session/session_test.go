@@ -172,3 +172,28 @@ func TestFailuresAreLoggedWithoutFlooding(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(buf.String(), "commit failed"))
 	assert.Contains(t, buf.String(), "suppressed=4")
 }
+
+func TestExpires(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := kvtest.NewClock()
+	ns := memory.New(memory.Options{Clock: clock.Now})
+	m := session.Must(session.New[user](ns, session.Options{Clock: clock.Now, Lifetime: 24 * time.Hour, IdleTimeout: time.Hour}))
+
+	_, ok, err := m.Open("").Expires(ctx)
+	require.NoError(t, err)
+	assert.False(t, ok, "no session, no expiry")
+
+	s := m.Open("")
+	require.NoError(t, s.Set(ctx, user{ID: "u1"}))
+	c, err := s.Commit(ctx)
+	require.NoError(t, err)
+	exp, ok, err := m.Open(c.Value).Expires(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, clock.Now().Add(time.Hour), exp.UTC(), "the idle deadline comes first")
+
+	var nilSession *session.Session[user]
+	_, _, err = nilSession.Expires(ctx)
+	assert.ErrorIs(t, err, session.ErrNoMiddleware)
+}

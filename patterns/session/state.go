@@ -120,6 +120,24 @@ func (s *Session[T]) Exists(ctx context.Context) (bool, error) {
 	return ok, err
 }
 
+// Expires reports when the session ends: the earlier of its absolute
+// lifetime and its idle deadline, as stored (the idle deadline slides only
+// when it is written). ok is false when there is no session.
+func (s *Session[T]) Expires(ctx context.Context) (t time.Time, ok bool, err error) {
+	if s == nil {
+		return time.Time{}, false, ErrNoMiddleware
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(ctx); err != nil {
+		return time.Time{}, false, err
+	}
+	if !s.exists {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMilli(s.rec.deadline()), true, nil
+}
+
 // Set replaces the session's data, creating the session (with a new
 // token) when there is none.
 func (s *Session[T]) Set(ctx context.Context, v T) error {
