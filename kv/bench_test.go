@@ -44,6 +44,49 @@ func BenchmarkGetCached(b *testing.B) {
 		}
 	})
 
+	// The same under RunParallel: what a server's handlers see, where the
+	// mutex's shared reader count becomes the bottleneck.
+	b.Run("StoreParallel", func(b *testing.B) {
+		s, err := kv.New[string](memory.New(memory.Options{}), kv.Options{Prefix: "app:", CacheTTL: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range keys {
+			_ = s.Put(ctx, k, "value of "+k)
+			_, _, _ = s.Get(ctx, k)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				if v, found, err := s.Get(ctx, keys[i&1023]); err != nil || !found || v == "" {
+					b.Error("miss")
+					return
+				}
+			}
+		})
+	})
+	b.Run("MutexMapParallel", func(b *testing.B) {
+		var mu sync.RWMutex
+		m := make(map[string]string, len(keys))
+		for _, k := range keys {
+			m[k] = "value of " + k
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				mu.RLock()
+				v, ok := m[keys[i&1023]]
+				mu.RUnlock()
+				if !ok || v == "" {
+					b.Error("miss")
+					return
+				}
+			}
+		})
+	})
+
 	b.Run("MutexMap", func(b *testing.B) {
 		var mu sync.RWMutex
 		m := make(map[string]string, len(keys))
