@@ -351,15 +351,16 @@ func TestCacheStaleWhileRevalidate(t *testing.T) {
 		assert.Equal(t, "v1", v, "stale value served at once")
 	}
 	cancelReq() // the request that started the refresh is gone
+	st := env.c.Stats()
+	assert.EqualValues(t, 1, st.Refreshes)
+	assert.EqualValues(t, 20, st.Stale)
 	close(release)
 	require.Eventually(t, func() bool {
 		v, _ := env.c.Get(ctx, "k", l)
 		return v == "v2"
 	}, 5*time.Second, time.Millisecond, "refreshed in the background")
 	assert.EqualValues(t, 2, calls.Load(), "one refresh")
-	st := env.c.Stats()
-	assert.EqualValues(t, 1, st.Refreshes)
-	assert.EqualValues(t, 20, st.Stale)
+	assert.EqualValues(t, 1, env.c.Stats().Refreshes)
 
 	// Past the SWR window: a synchronous load.
 	env.clock.Advance(3 * time.Minute)
@@ -381,7 +382,9 @@ func TestCacheStaleWhileRevalidateFromKV(t *testing.T) {
 	v, err := other.Get(ctx, "k", l)
 	require.NoError(t, err)
 	assert.Equal(t, "v1:k", v, "a stale KV value is served at once")
-	require.NoError(t, other.Close()) // waits for the refresh
+	require.Eventually(t, func() bool { return other.Stats().Loads == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return env.ns.Counts().Put == 2 }, 5*time.Second, time.Millisecond, "the refresh writes KV")
+	require.NoError(t, other.Close())
 	assert.EqualValues(t, 2, l.calls.Load())
 	v, err = other.Get(ctx, "k", l)
 	require.NoError(t, err)
