@@ -11,8 +11,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
+
+// hitHeaders are the Age and Cache-Status values of one entry for one
+// second, reused by every hit in that second so a hit allocates nothing.
+type hitHeaders struct {
+	at          int64 // Unix second they were made for
+	age, status []string
+}
 
 // respEntry is one stored response, or a Vary marker that names the request
 // headers whose values select the stored variant.
@@ -24,7 +32,8 @@ type respEntry struct {
 	status  int
 	header  []storedHeader // in stored order
 	body    []byte
-	bodyLen string // strconv.Itoa(len(body)), for Content-Length
+	bodyLen []string // {strconv.Itoa(len(body))}, the Content-Length header
+	hit     atomic.Pointer[hitHeaders]
 
 	tags     []string
 	authOK   bool     // may answer a request that carries Authorization
@@ -106,7 +115,7 @@ func decodeRespEntry(b []byte) (*respEntry, error) {
 	}
 	if !e.marker {
 		e.body = b[4+n:]
-		e.bodyLen = strconv.Itoa(len(e.body))
+		e.bodyLen = []string{strconv.Itoa(len(e.body))}
 		for _, k := range m.Order {
 			if v, ok := m.H[k]; ok {
 				e.header = append(e.header, storedHeader{k, v})
@@ -190,37 +199,48 @@ func parseVary(values []string) (names []string, star bool) {
 	return slices.Compact(names), star
 }
 
-// canonicalQuery sorts the query's parameters by name, keeping the order of
-// repeated names and the raw encoding. It allocates only when the query is
-// not already canonical.
-func canonicalQuery(q string) string {
-	if q == "" || (!strings.Contains(q, "&&") && q[0] != '&' && q[len(q)-1] != '&' && querySorted(q)) {
-		return q
+// appendKey appends path + "?" + the query with its parameters sorted by
+// name (stable: repeated names keep their order, raw encoding is kept) to
+// b. Empty parameters are dropped.
+func appendKey(b []byte, path, q string) []byte {
+	b = append(b, path...)
+	if q == "" {
+		return b
 	}
-	var parts []string
-	for p := range strings.SplitSeq(q, "&") {
-		if p != "" {
-			parts = append(parts, p)
+	var arr [16]string
+	parts := arr[:0]
+	for q != "" {
+		var p string
+		if i := strings.IndexByte(q, '&'); i >= 0 {
+			p, q = q[:i], q[i+1:]
+		} else {
+			p, q = q, ""
+		}
+		if p == "" {
+			continue
+		}
+		// Insertion sort by name: queries are short.
+		parts = append(parts, p)
+		for j := len(parts) - 1; j > 0 && queryName(parts[j]) < queryName(parts[j-1]); j-- {
+			parts[j], parts[j-1] = parts[j-1], parts[j]
 		}
 	}
-	slices.SortStableFunc(parts, func(a, b string) int {
-		ka, _, _ := strings.Cut(a, "=")
-		kb, _, _ := strings.Cut(b, "=")
-		return strings.Compare(ka, kb)
-	})
-	return strings.Join(parts, "&")
+	for i, p := range parts {
+		if i == 0 {
+			b = append(b, '?')
+		} else {
+			b = append(b, '&')
+		}
+		b = append(b, p...)
+	}
+	return b
 }
 
-func querySorted(q string) bool {
-	prev := ""
-	for p := range strings.SplitSeq(q, "&") {
-		k, _, _ := strings.Cut(p, "=")
-		if k < prev {
-			return false
-		}
-		prev = k
+func queryName(p string) string {
+	if i := strings.IndexByte(p, '='); i >= 0 {
+		return p[:i]
 	}
-	return true
+	return p
 }
 
 // kvKeyFor maps a cache key to a KV key: prefix+key when it is a valid KV

@@ -245,17 +245,19 @@ func (c *ResponseCache) Close() error {
 // key is the method-independent cache key of a request: [host] + escaped
 // path + "?" + the query with its parameters sorted by name.
 func (c *ResponseCache) key(host string, u *url.URL) string {
-	k := u.EscapedPath()
-	if k == "" {
-		k = "/"
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
 	}
-	if u.RawQuery != "" {
-		k = k + "?" + canonicalQuery(u.RawQuery)
+	if u.RawQuery == "" && !c.o.IncludeHost {
+		return path
 	}
+	var arr [256]byte
+	b := arr[:0]
 	if c.o.IncludeHost {
-		k = host + k
+		b = append(b, host...)
 	}
-	return k
+	return string(appendKey(b, path, u.RawQuery))
 }
 
 // Serve answers r from the cache or through next, storing what it may.
@@ -482,32 +484,48 @@ func (c *ResponseCache) writeHit(w http.ResponseWriter, r *http.Request, e *resp
 		h[sh.name] = sh.values[:len(sh.values):len(sh.values)]
 	}
 	if bodyAllowed(e.status) {
-		h["Content-Length"] = []string{e.bodyLen}
+		h["Content-Length"] = e.bodyLen[:1:1]
 	}
-	h["Age"] = []string{strconv.FormatInt(int64(max(now.Sub(e.created), 0)/time.Second), 10)}
+	hh := c.hitHeaders(e, now)
+	h["Age"] = hh.age[:1:1]
+	if stale {
+		c.stats.stale.Add(1)
+		h["Cache-Status"] = []string{hh.status[0] + "; detail=stale-while-revalidate"}
+		if c.o.XCache {
+			h["X-Cache"] = c.xStale[:1:1]
+		}
+	} else {
+		c.stats.hits.Add(1)
+		h["Cache-Status"] = hh.status[:1:1]
+		if c.o.XCache {
+			h["X-Cache"] = c.xHit[:1:1]
+		}
+	}
+	w.WriteHeader(e.status)
+	if r.Method != http.MethodHead && bodyAllowed(e.status) {
+		_, _ = w.Write(e.body)
+	}
+}
+
+// hitHeaders returns e's Age and Cache-Status values at now, made once per
+// second per entry.
+func (c *ResponseCache) hitHeaders(e *respEntry, now time.Time) *hitHeaders {
+	sec := now.Unix()
+	if hh := e.hit.Load(); hh != nil && hh.at == sec {
+		return hh
+	}
 	ttl := e.fresh.Sub(now)
 	secs := int64(ttl / time.Second)
 	if ttl < 0 && ttl%time.Second != 0 {
 		secs--
 	}
-	st := c.o.Name + "; hit; ttl=" + strconv.FormatInt(secs, 10)
-	if stale {
-		c.stats.stale.Add(1)
-		st += "; detail=stale-while-revalidate"
-		if c.o.XCache {
-			h["X-Cache"] = c.xStale
-		}
-	} else {
-		c.stats.hits.Add(1)
-		if c.o.XCache {
-			h["X-Cache"] = c.xHit
-		}
+	hh := &hitHeaders{
+		at:     sec,
+		age:    []string{strconv.FormatInt(int64(max(now.Sub(e.created), 0)/time.Second), 10)},
+		status: []string{c.o.Name + "; hit; ttl=" + strconv.FormatInt(secs, 10)},
 	}
-	h["Cache-Status"] = []string{st}
-	w.WriteHeader(e.status)
-	if r.Method != http.MethodHead && bodyAllowed(e.status) {
-		_, _ = w.Write(e.body)
-	}
+	e.hit.Store(hh)
+	return hh
 }
 
 func bodyAllowed(status int) bool {

@@ -194,7 +194,7 @@ func (cw *capture) finish(err error, store func(*respEntry)) bool {
 	}
 	e := cw.plan
 	e.body = cw.buf
-	e.bodyLen = strconv.Itoa(len(cw.buf))
+	e.bodyLen = []string{strconv.Itoa(len(cw.buf))}
 	cw.commit(true, true)
 	store(e)
 	return true
