@@ -318,7 +318,7 @@ func (c *Cache[T]) fill(ctx context.Context, key string, l Loader[T], old *entry
 			e := &entry[T]{negative: true, fresh: now.Add(c.o.NegativeTTL)}
 			e.stale, e.errUntil = e.fresh, e.fresh
 			c.store(ctx, key, e, now)
-			return result[T]{e: e}, nil
+			return result[T]{e: e}, err // this load's waiters get the loader's own error
 		}
 		if old != nil && now.Before(old.errUntil) && !old.negative {
 			return result[T]{e: old, stale: true}, nil

@@ -514,9 +514,13 @@ func (c *ResponseCache) hitHeaders(e *respEntry, now time.Time) *hitHeaders {
 	if hh := e.hit.Load(); hh != nil && hh.at == sec {
 		return hh
 	}
+	// Whole seconds of freshness left, rounded up (a response stored this
+	// instant shows its full TTL); negative when stale.
 	ttl := e.fresh.Sub(now)
 	secs := int64(ttl / time.Second)
-	if ttl < 0 && ttl%time.Second != 0 {
+	if ttl%time.Second > 0 {
+		secs++
+	} else if ttl%time.Second < 0 {
 		secs--
 	}
 	hh := &hitHeaders{
