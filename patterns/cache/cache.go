@@ -177,10 +177,12 @@ func New[T any](ns kv.Namespace, o Options) (*Cache[T], error) {
 	if o.Codec == nil {
 		o.Codec = kv.JSON
 	}
+	// The local tier gets the clock only when one was injected: left nil,
+	// lcache uses its own cheapest clock.
+	lo := lcache.Options[string, *entry[T]]{MaxEntries: o.LocalMaxEntries, Clock: o.Clock}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	lo := lcache.Options[string, *entry[T]]{MaxEntries: o.LocalMaxEntries, Clock: o.Clock}
 	if o.LocalMaxBytes > 0 {
 		lo.MaxWeight = o.LocalMaxBytes
 		lo.Weigher = func(k string, e *entry[T]) uint32 { return uint32(len(k) + e.size + 64) }

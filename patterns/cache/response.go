@@ -191,6 +191,7 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	if o.RefreshTimeout == 0 {
 		o.RefreshTimeout = 30 * time.Second
 	}
+	localClock := o.Clock // nil: lcache's own cheapest clock
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -207,13 +208,13 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	}
 	var err error
 	c.local, err = lcache.New(lcache.Options[string, *respEntry]{
-		MaxWeight: o.LocalMaxBytes, Clock: o.Clock,
+		MaxWeight: o.LocalMaxBytes, Clock: localClock,
 		Weigher: func(k string, e *respEntry) uint32 { return uint32(min(len(k)+len(e.body)+256, 1<<31)) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
 	}
-	c.tagGens, err = lcache.New(lcache.Options[string, int64]{MaxEntries: 10_000, Clock: o.Clock})
+	c.tagGens, err = lcache.New(lcache.Options[string, int64]{MaxEntries: 10_000, Clock: localClock})
 	if err != nil {
 		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
 	}
@@ -483,7 +484,9 @@ func (c *ResponseCache) writeHit(w http.ResponseWriter, r *http.Request, e *resp
 	for _, sh := range e.header {
 		h[sh.name] = sh.values[:len(sh.values):len(sh.values)]
 	}
-	if bodyAllowed(e.status) {
+	// net/http computes Content-Length itself for a body that fits its
+	// 2 KiB buffer; set it for larger bodies (no chunking) and for HEAD.
+	if bodyAllowed(e.status) && (len(e.body) > 2048 || r.Method == http.MethodHead) {
 		h["Content-Length"] = e.bodyLen[:1:1]
 	}
 	hh := c.hitHeaders(e, now)
