@@ -6,6 +6,7 @@ replace github.com/kvkit/kvkit => ../
 
 require (
 	github.com/SporkHubr/echo-http-cache v0.0.0-20200706100054-1d7ae9f38029
+	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/kvkit/kvkit v0.0.0-00010101000000-000000000000
 	github.com/labstack/echo/v4 v4.16.4
 )
