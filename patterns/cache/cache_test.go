@@ -332,6 +332,33 @@ func TestCacheLoaderErrorNotCached(t *testing.T) {
 	assert.EqualValues(t, 1, env.ns.Counts().Put)
 }
 
+func TestCacheWaitersShareTheLoaderError(t *testing.T) {
+	t.Parallel()
+	env := newCacheEnv(t, cache.Options{})
+	release := make(chan struct{})
+	var calls atomic.Int64
+	boom := errors.New("origin down")
+	l := cache.LoaderFunc[string](func(ctx context.Context, key string) (string, error) {
+		calls.Add(1)
+		<-release
+		return "", boom
+	})
+	const n = 20
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := env.c.Get(context.Background(), "k", l)
+			errs <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return calls.Load() >= 1 }, 5*time.Second, time.Millisecond)
+	close(release)
+	for range n {
+		assert.ErrorIs(t, <-errs, boom)
+	}
+	assert.Zero(t, env.ns.Counts().Put, "errors are not written")
+}
+
 func TestCacheStaleWhileRevalidate(t *testing.T) {
 	t.Parallel()
 	env := newCacheEnv(t, cache.Options{TTL: time.Minute, StaleWhileRevalidate: time.Minute})

@@ -298,7 +298,9 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 				mode.candidate, mode.fwd = e, "stale"
 			}
 		}
-		if r.Method == http.MethodHead || auth || attempt >= 2 {
+		// Only requests whose response may be stored and shared lead or
+		// join a flight.
+		if !mode.store || auth || attempt >= 2 {
 			return c.forward(w, r, next, base, marker, mode, nil)
 		}
 		c.mu.Lock()
@@ -415,6 +417,9 @@ func (c *ResponseCache) kvGet(ctx context.Context, key string) *respEntry {
 	full := kvKeyFor(c.o.Prefix, key)
 	it, found, err := c.ns.Get(ctx, full, kv.GetOptions{})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // the client went away: not a KV failure
+		}
 		c.stats.kvErrors.Add(1)
 		c.log.error("kv-get", "cache: KV read failed; serving from the handler", err, full)
 		return nil

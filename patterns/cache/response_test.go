@@ -199,3 +199,30 @@ func TestResponseCacheOuterHeadersNotStored(t *testing.T) {
 	assert.Equal(t, "c", rec.Header().Get("X-Request-Id"), "this request's own id, not the stored one")
 	assert.Equal(t, "h", rec.Header().Get("X-Handler"))
 }
+
+func TestResponseCacheWaiterGivesUp(t *testing.T) {
+	t.Parallel()
+	env := newRespEnv(t, cache.ResponseOptions{})
+	release := make(chan struct{})
+	started := make(chan struct{})
+	h := func(w http.ResponseWriter, r *http.Request) error {
+		close(started)
+		<-release
+		_, err := io.WriteString(w, "slow")
+		return err
+	}
+	leader := make(chan string)
+	go func() { leader <- env.serve("/slow", h).Body.String() }()
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() {
+		errc <- env.rc.Serve(httptest.NewRecorder(), httptest.NewRequest("GET", "/slow", nil).WithContext(ctx), h)
+	}()
+	require.Eventually(t, func() bool { return env.rc.Stats().Collapsed == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	assert.ErrorIs(t, <-errc, context.Canceled, "the waiter returns at once")
+	close(release)
+	assert.Equal(t, "slow", <-leader, "the leader is unaffected")
+	assert.Zero(t, env.rc.Stats().KVErrors)
+}
