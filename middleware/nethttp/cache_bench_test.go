@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kvkit/kvkit/kv/memory"
 	"github.com/kvkit/kvkit/middleware/internal/cachetest"
@@ -106,6 +107,45 @@ func BenchmarkCacheHitDiscard(b *testing.B) {
 				clear(w.h)
 				v.h.ServeHTTP(w, req)
 			}
+		})
+	}
+}
+
+// BenchmarkCacheHitRatio runs the bare handler and the cached hit in
+// alternating batches of 100 requests, so both see the same machine load,
+// and reports cached throughput / bare throughput (target: >= 0.8) with
+// each side's ns per request.
+//
+//	go test -run '^$' -bench CacheHitRatio ./middleware/nethttp/
+func BenchmarkCacheHitRatio(b *testing.B) {
+	for _, hc := range cacheBenchHandlers {
+		b.Run(hc.name, func(b *testing.B) {
+			rc, err := cache.NewResponseCache(memory.New(memory.Options{}), cache.ResponseOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rc.Close()
+			cached := nethttp.Cache(rc)(hc.h)
+			req := httptest.NewRequest("GET", "/items/42?b=2&a=1", nil)
+			cached.ServeHTTP(httptest.NewRecorder(), req)
+			const batch = 100
+			var bare, hit time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				for range batch {
+					hc.h.ServeHTTP(httptest.NewRecorder(), req)
+				}
+				t1 := time.Now()
+				for range batch {
+					cached.ServeHTTP(httptest.NewRecorder(), req)
+				}
+				bare += t1.Sub(t0)
+				hit += time.Since(t1)
+			}
+			n := float64(b.N * batch)
+			b.ReportMetric(float64(bare)/float64(hit), "cached/bare-throughput")
+			b.ReportMetric(float64(bare.Nanoseconds())/n, "bare-ns/req")
+			b.ReportMetric(float64(hit.Nanoseconds())/n, "cached-ns/req")
 		})
 	}
 }
