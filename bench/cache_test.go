@@ -134,3 +134,36 @@ func itoa(i int) string {
 	}
 	return string(rune('0'+i/10)) + string(rune('0'+i%10))
 }
+
+// BenchmarkCacheEchoRatio runs the three servers of BenchmarkCacheEchoHit
+// in alternating batches of 100 hits, so all see the same machine load, and
+// reports kvkit's ns per hit over echo-http-cache's (target: <= 0.1) and
+// over the bare handler's.
+//
+//	cd bench && go test -run '^$' -bench CacheEchoRatio
+func BenchmarkCacheEchoRatio(b *testing.B) {
+	servers := cacheEchoServers(b)
+	names := []string{"bare", "kvkit", "echo-http-cache"}
+	req := httptest.NewRequest(http.MethodGet, "/items/42?b=2&a=1", nil)
+	for _, name := range names {
+		cacheGet(servers[name]) // warm
+	}
+	const batch = 100
+	spent := make([]time.Duration, len(names))
+	for b.Loop() {
+		for i, name := range names {
+			e := servers[name]
+			t0 := time.Now()
+			for range batch {
+				e.ServeHTTP(httptest.NewRecorder(), req)
+			}
+			spent[i] += time.Since(t0)
+		}
+	}
+	n := float64(b.N * batch)
+	b.ReportMetric(float64(spent[0].Nanoseconds())/n, "bare-ns/hit")
+	b.ReportMetric(float64(spent[1].Nanoseconds())/n, "kvkit-ns/hit")
+	b.ReportMetric(float64(spent[2].Nanoseconds())/n, "peer-ns/hit")
+	b.ReportMetric(float64(spent[1])/float64(spent[2]), "kvkit/peer")
+	b.ReportMetric(float64(spent[1])/float64(spent[0]), "kvkit/bare")
+}

@@ -60,6 +60,9 @@ func (config CacheConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 				return next(c)
 			}
 			res := c.Response()
+			if rc.ServeFresh(res, c.Request()) { // hot path: nothing to set up
+				return nil
+			}
 			out := &cacheEchoWriter{res: res, w: res.Writer, count: true}
 			return rc.Serve(out, c.Request(), cacheOrigin(c, next, out))
 		}

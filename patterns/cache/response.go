@@ -326,6 +326,26 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 	}
 }
 
+// ServeFresh answers r from a fresh entry of the in-process tier, with no
+// KV call and no handler, and reports whether it did. Serve does the same
+// first; adapters call ServeFresh before Serve to skip their per-request
+// setup on the hot path.
+func (c *ResponseCache) ServeFresh(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	e, _, _ := c.lookupLocal(c.key(r.Host, r.URL), r.Header)
+	if e == nil {
+		return false
+	}
+	now := c.now()
+	if !now.Before(e.fresh) || !c.usable(r.Context(), e, len(r.Header["Authorization"]) > 0) {
+		return false
+	}
+	c.writeHit(w, r, e, now, false)
+	return true
+}
+
 // lookupLocal finds r's entry in the in-process tier, following a Vary
 // marker. It returns the entry (nil if absent), its key, and the marker.
 func (c *ResponseCache) lookupLocal(base string, h http.Header) (*respEntry, string, *respEntry) {

@@ -226,3 +226,31 @@ func TestResponseCacheWaiterGivesUp(t *testing.T) {
 	assert.Equal(t, "slow", <-leader, "the leader is unaffected")
 	assert.Zero(t, env.rc.Stats().KVErrors)
 }
+
+func TestResponseCacheServeFresh(t *testing.T) {
+	t.Parallel()
+	env := newRespEnv(t, cache.ResponseOptions{TTL: time.Minute, StaleWhileRevalidate: time.Minute})
+	fresh := func(method, target string, hdr ...string) (bool, *httptest.ResponseRecorder) {
+		req := httptest.NewRequest(method, target, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		return env.rc.ServeFresh(rec, req), rec
+	}
+	ok, rec := fresh("GET", "/f")
+	assert.False(t, ok)
+	assert.Empty(t, rec.Header(), "nothing written on a miss")
+	env.serve("/f", respText("x"))
+	ok, rec = fresh("GET", "/f")
+	assert.True(t, ok)
+	assert.Equal(t, "x", rec.Body.String())
+	ok, _ = fresh("POST", "/f")
+	assert.False(t, ok)
+	ok, _ = fresh("GET", "/f", "Authorization", "Bearer t")
+	assert.False(t, ok, "not a public response")
+	env.clock.Advance(90 * time.Second)
+	ok, _ = fresh("GET", "/f")
+	assert.False(t, ok, "stale is left to Serve")
+	assert.Zero(t, env.ns.Counts().Reads()-1, "ServeFresh never reads KV")
+}
