@@ -193,7 +193,7 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	}
 	localClock := o.Clock // nil: lcache's own cheapest clock
 	if o.Clock == nil {
-		o.Clock = time.Now
+		o.Clock = coarseNow // time.Now costs ~50 ns here: one read per hit
 	}
 	c := &ResponseCache{
 		ns: ns, o: o, now: o.Clock, log: newQuietLog(o.Logger, o.Clock),
