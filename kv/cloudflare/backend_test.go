@@ -167,7 +167,7 @@ func TestBinaryValues(t *testing.T) {
 	ctx := context.Background()
 	ns, _ := newBackend(t, time.Now, fastRetries)
 	bin := []byte{0, 0xff, 0xfe, 'a', 0x80, '\n', 0xc3} // not UTF-8
-	fffd := []byte("real \uFFFD in text")                  // UTF-8 that contains U+FFFD
+	fffd := []byte("real \uFFFD in text")               // UTF-8 that contains U+FFFD
 
 	require.NoError(t, ns.Put(ctx, "raw", bin, kv.PutOptions{}))
 	require.NoError(t, ns.Put(ctx, "multipart", bin, kv.PutOptions{Metadata: json.RawMessage(`{"a":1}`), TTL: time.Hour}))
