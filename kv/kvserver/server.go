@@ -416,7 +416,7 @@ func (s *Server) renameNamespace(w http.ResponseWriter, r *http.Request, c call)
 		return
 	}
 	sp.title = title
-	writeResult(w, struct{}{}, nil)
+	writeResult(w, sp.json(), nil)
 }
 
 func (s *Server) deleteNamespace(w http.ResponseWriter, _ *http.Request, c call) {
