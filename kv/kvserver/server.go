@@ -426,3 +426,17 @@ func (s *Server) deleteNamespace(w http.ResponseWriter, _ *http.Request, c call)
 	s.mu.Unlock()
 	writeResult(w, struct{}{}, nil)
 }
+
+// FirstNamespace returns the ID of the namespace that sorts first by ID, or
+// "" when there is none.
+func (s *Server) FirstNamespace() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := ""
+	for id := range s.spaces {
+		if first == "" || id < first {
+			first = id
+		}
+	}
+	return first
+}
