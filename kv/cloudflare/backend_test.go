@@ -219,16 +219,22 @@ func TestBinaryValues(t *testing.T) {
 func TestRequestCounts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	ns, _ := newBackend(t, time.Now, fastRetries)
+	ns, srv := newBackend(t, time.Now, fastRetries)
 	store, err := kv.New[string](ns, kv.Options{Codec: kv.Text})
 	require.NoError(t, err)
+	reset := func() {
+		ns.ResetRequests()
+		srv.ResetHits()
+	}
+	// The client's count agrees with what the server saw.
+	t.Cleanup(func() { assert.Equal(t, int64(srv.Hits(kvserver.RouteAny)), ns.Requests().Total()) })
 
 	t.Run("put-many of 25,000 = 3", func(t *testing.T) {
 		entries := make([]kv.PutEntry[string], 25000)
 		for i := range entries {
 			entries[i] = kv.PutEntry[string]{Key: fmt.Sprintf("k%05d", i), Value: fmt.Sprint(i)}
 		}
-		ns.ResetRequests()
+		reset()
 		require.NoError(t, store.PutMany(ctx, entries))
 		assert.Equal(t, cloudflare.Requests{BulkPut: 3}, ns.Requests())
 	})
@@ -237,7 +243,7 @@ func TestRequestCounts(t *testing.T) {
 		for i := range keys {
 			keys[i] = fmt.Sprintf("k%05d", i*7)
 		}
-		ns.ResetRequests()
+		reset()
 		got, err := store.GetMany(ctx, keys)
 		require.NoError(t, err)
 		assert.Len(t, got, 250)
@@ -252,7 +258,7 @@ func TestRequestCounts(t *testing.T) {
 			entries[i] = kv.PutEntry[string]{Key: fmt.Sprintf("%04d", i), Value: "v"}
 		}
 		require.NoError(t, list.PutMany(ctx, entries))
-		ns.ResetRequests()
+		reset()
 		keys, err := list.ListAll(ctx, kv.ListOptions{})
 		require.NoError(t, err)
 		require.Equal(t, 2500, len(keys))
@@ -265,7 +271,7 @@ func TestRequestCounts(t *testing.T) {
 		for i := range keys {
 			keys[i] = fmt.Sprintf("k%05d", i)
 		}
-		ns.ResetRequests()
+		reset()
 		require.NoError(t, store.DeleteMany(ctx, keys))
 		assert.Equal(t, cloudflare.Requests{BulkDelete: 3}, ns.Requests())
 	})

@@ -18,8 +18,9 @@ var opNames = [numOps]string{"values.get", "metadata.get", "values.put", "values
 // Requests counts the HTTP requests a Namespace has made to the API, by
 // endpoint. Every attempt counts: a call retried twice after a 429 is three
 // requests, as it is three against Cloudflare's account-wide budget of
-// 1,200 requests per 5 minutes. Calls rejected by validation before any
-// request count nothing.
+// 1,200 requests per 5 minutes. A request that net/http silently replays on
+// a fresh connection (after a keep-alive connection died under it) counts
+// again too. Calls rejected by validation before any request count nothing.
 type Requests struct {
 	Get        int64 // GET …/values/{key}
 	Metadata   int64 // GET …/metadata/{key}
@@ -29,7 +30,7 @@ type Requests struct {
 	BulkGet    int64 // POST …/bulk/get
 	BulkPut    int64 // PUT …/bulk
 	BulkDelete int64 // POST …/bulk/delete
-	Retries    int64 // of the requests above, how many were retries
+	Retries    int64 // retries kvkit made after a 429, 5xx or transport error (included above)
 }
 
 // Total returns every request made (retries included).
@@ -55,5 +56,3 @@ func (n *Namespace) ResetRequests() {
 	}
 	n.retries.Store(0)
 }
-
-func (n *Namespace) count(op int) { n.counts[op].Add(1) }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	cf "github.com/cloudflare/cloudflare-go/v7"
@@ -151,6 +153,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// attempt makes one attempt and counts the requests it put on the wire: one,
+// or more when net/http replays an idempotent request after a keep-alive
+// connection died under it (it does so below the SDK, so only an httptrace
+// hook sees it). An attempt that never reached the wire still counts once.
+func (n *Namespace) attempt(ctx context.Context, op int, call func(ctx context.Context) error) error {
+	var writes atomic.Int64
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { writes.Add(1) },
+	})
+	err := call(ctx)
+	n.counts[op].Add(max(1, writes.Load()))
+	return err
+}
+
 // do runs one API call with the retry policy. op names the counter to bump
 // and the kv.Error; call makes one HTTP request (the SDK's own retries are
 // off). It returns nil, a context error, or an *APIError.
@@ -159,8 +175,7 @@ func (n *Namespace) do(ctx context.Context, op int, call func(ctx context.Contex
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n.count(op)
-		err := call(ctx)
+		err := n.attempt(ctx, op, call)
 		if err == nil {
 			return nil
 		}

@@ -164,12 +164,14 @@ func TestRetries(t *testing.T) {
 		require.True(t, found)
 		assert.Equal(t, "v", string(it.Value))
 		assert.Equal(t, 2, srv.Hits(kvserver.RouteGetValue))
+		assert.Equal(t, int64(2), ns.Requests().Get, "a request net/http replays is counted too")
 
 		srv.Inject(kvserver.RouteDeleteValue, kvserver.Fault{Drop: true}, kvserver.Fault{Drop: true},
 			kvserver.Fault{Drop: true}, kvserver.Fault{Drop: true})
 		err = ns.Delete(ctx, "k")
 		require.ErrorIs(t, err, kv.ErrUnavailable, "transport errors are unavailable")
 		assert.Equal(t, 4, srv.Hits(kvserver.RouteDeleteValue), "default: four attempts")
+		assert.Equal(t, int64(4), ns.Requests().Delete)
 	})
 
 	t.Run("client errors are not retried", func(t *testing.T) {
