@@ -370,3 +370,31 @@ func TestEnv(t *testing.T) {
 	assert.Equal(t, 1, mem.Len())
 	assert.False(t, errors.Is(err, kv.ErrInvalidOptions))
 }
+
+// A value too large for a bulk read (413) is read with two plain requests.
+func TestGetWithMetadataFallsBackOn413(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns, srv := newBackend(t, time.Now, fastRetries)
+	require.NoError(t, ns.Put(ctx, "k", []byte("v"), kv.PutOptions{Metadata: json.RawMessage(`{"a":1}`), TTL: time.Hour}))
+	srv.Inject(kvserver.RouteBulkGet, kvserver.Fault{Status: 413, Message: "Total size of request exceeds the limit of 25MB"})
+	ns.ResetRequests()
+	it, found, err := ns.Get(ctx, "k", kv.GetOptions{WithMetadata: true})
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.Equal(t, "v", string(it.Value))
+	assert.JSONEq(t, `{"a":1}`, string(it.Metadata))
+	assert.False(t, it.Expiration.IsZero())
+	assert.Equal(t, cloudflare.Requests{BulkGet: 1, Get: 1, Metadata: 1}, ns.Requests())
+
+	// Missing key and key without metadata on the fallback path.
+	require.NoError(t, ns.Put(ctx, "plain", []byte("v"), kv.PutOptions{}))
+	srv.Inject(kvserver.RouteBulkGet, kvserver.Fault{Status: 413}, kvserver.Fault{Status: 413})
+	it, found, err = ns.Get(ctx, "plain", kv.GetOptions{WithMetadata: true})
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.Nil(t, it.Metadata)
+	_, found, err = ns.Get(ctx, "missing", kv.GetOptions{WithMetadata: true})
+	require.NoError(t, err)
+	assert.False(t, found)
+}
