@@ -32,10 +32,10 @@ const (
 
 // Env is the configuration FromEnv reads.
 type Env struct {
-	APIToken    string
-	AccountID   string
-	NamespaceID string
-	BaseURL     string // "" = Cloudflare's production API
+	APIToken    string // from EnvAPIToken
+	AccountID   string // from EnvAccountID
+	NamespaceID string // from EnvNamespaceID
+	BaseURL     string // from EnvBaseURL; "" = Cloudflare's production API
 }
 
 // LoadEnv reads and checks the variables from the process environment.
