@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -232,4 +233,46 @@ func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	_, err := kvserver.New(kvserver.Options{Token: "has space"})
 	require.Error(t, err)
+}
+
+func TestMultipartPut(t *testing.T) {
+	t.Parallel()
+	srv, err := kvserver.New(kvserver.Options{})
+	require.NoError(t, err)
+	id := srv.CreateNamespace("", "mp")
+	url := "/accounts/" + acc + "/storage/kv/namespaces/" + id + "/values/k"
+	send := func(fields map[string]string, file string) *http.Response {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, v := range fields {
+			require.NoError(t, mw.WriteField(k, v))
+		}
+		if file != "" {
+			fw, err := mw.CreateFormFile("value", "anonymous_file")
+			require.NoError(t, err)
+			_, _ = fw.Write([]byte(file))
+		}
+		require.NoError(t, mw.Close())
+		req := httptest.NewRequest(http.MethodPut, url, &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec.Result()
+	}
+	ns, _ := srv.Namespace(id)
+
+	require.Equal(t, http.StatusOK, send(nil, "from a file part").StatusCode)
+	it, _, _ := ns.Get(context.Background(), "k", kv.GetOptions{WithMetadata: true})
+	assert.Equal(t, "from a file part", string(it.Value))
+	assert.Nil(t, it.Metadata)
+
+	require.Equal(t, http.StatusOK, send(map[string]string{"value": "v", "metadata": `{"a":1}`}, "").StatusCode)
+	it, _, _ = ns.Get(context.Background(), "k", kv.GetOptions{WithMetadata: true})
+	assert.Equal(t, "v", string(it.Value))
+	assert.JSONEq(t, `{"a":1}`, string(it.Metadata))
+
+	assert.Equal(t, http.StatusBadRequest, send(map[string]string{"value": "x", "metadata": ""}, "").StatusCode, "empty metadata is not JSON")
+	assert.Equal(t, http.StatusBadRequest, send(map[string]string{"metadata": `{}`}, "").StatusCode, "no value")
+	it, _, _ = ns.Get(context.Background(), "k", kv.GetOptions{})
+	assert.Equal(t, "v", string(it.Value), "rejected puts change nothing")
 }
