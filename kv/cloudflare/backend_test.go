@@ -398,3 +398,17 @@ func TestGetWithMetadataFallsBackOn413(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, found)
 }
+
+// Bulk reads fill each key's expiration (a Store bounds its cache by it),
+// and metadata only when asked.
+func TestGetBulkExpiration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := kvtest.NewClock()
+	ns, _ := newBackend(t, clock.Now, fastRetries)
+	require.NoError(t, ns.Put(ctx, "k", []byte("v"), kv.PutOptions{TTL: time.Hour, Metadata: json.RawMessage(`{"a":1}`)}))
+	got, err := ns.GetBulk(ctx, []string{"k"}, kv.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, kvtest.Epoch.Add(time.Hour).Unix(), got["k"].Expiration.Unix())
+	assert.Nil(t, got["k"].Metadata)
+}

@@ -449,12 +449,15 @@ type bulkValue struct {
 	Expiration float64         `json:"expiration"`
 }
 
-func (n *Namespace) getBulk(ctx context.Context, op, errKey string, keys []string, withMeta bool) (map[string]kv.Item, error) {
+// getBulk reads keys in one bulk request. It always asks for metadata,
+// because only that form carries each key's expiration (which a Store uses
+// to bound its cache), and drops the metadata when wantMeta is false.
+func (n *Namespace) getBulk(ctx context.Context, op, errKey string, keys []string, wantMeta bool) (map[string]kv.Item, error) {
 	params := cfkv.NamespaceBulkGetParams{
 		AccountID:    cf.F(n.account),
 		Keys:         cf.F(dedupe(keys)),
 		Type:         cf.F(cfkv.NamespaceBulkGetParamsTypeText),
-		WithMetadata: cf.F(withMeta),
+		WithMetadata: cf.F(true),
 	}
 	var raw []byte
 	err := n.do(ctx, opBulkGet, func(ctx context.Context) error {
@@ -480,25 +483,16 @@ func (n *Namespace) getBulk(ctx context.Context, op, errKey string, keys []strin
 		if len(v) == 0 || string(v) == "null" {
 			continue // missing
 		}
-		var it kv.Item
-		if withMeta {
-			var bv bulkValue
-			if err := json.Unmarshal(v, &bv); err != nil || bv.Value == nil {
-				return nil, fail(op, k, &APIError{Sentinel: kv.ErrUnavailable, Cause: errors.New("malformed bulk get entry"), Attempts: 1})
-			}
-			it.Value = []byte(*bv.Value)
-			if len(bv.Metadata) > 0 && string(bv.Metadata) != "null" {
-				it.Metadata = bv.Metadata
-			}
-			if bv.Expiration > 0 {
-				it.Expiration = time.Unix(int64(bv.Expiration), 0)
-			}
-		} else {
-			var s string
-			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, fail(op, k, &APIError{Sentinel: kv.ErrUnavailable, Cause: errors.New("malformed bulk get entry"), Attempts: 1})
-			}
-			it.Value = []byte(s)
+		var bv bulkValue
+		if err := json.Unmarshal(v, &bv); err != nil || bv.Value == nil {
+			return nil, fail(op, k, &APIError{Sentinel: kv.ErrUnavailable, Cause: errors.New("malformed bulk get entry"), Attempts: 1})
+		}
+		it := kv.Item{Value: []byte(*bv.Value)}
+		if wantMeta && len(bv.Metadata) > 0 && string(bv.Metadata) != "null" {
+			it.Metadata = bv.Metadata
+		}
+		if bv.Expiration > 0 {
+			it.Expiration = time.Unix(int64(bv.Expiration), 0)
 		}
 		out[k] = it
 		if bytes.ContainsRune(it.Value, utf8.RuneError) {

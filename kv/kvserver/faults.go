@@ -75,7 +75,8 @@ func (s *Server) ClearFaults() {
 }
 
 // Hits returns how many requests reached route (RouteAny: every route),
-// faulted ones included, since the server started or ResetHits.
+// faulted ones included, since the server started or ResetHits. Requests
+// refused for a wrong token (401) are not counted.
 func (s *Server) Hits(route Route) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
