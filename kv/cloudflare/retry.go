@@ -1,0 +1,208 @@
+package cloudflare
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	cf "github.com/cloudflare/cloudflare-go/v7"
+
+	"github.com/kvkit/kvkit/kv"
+)
+
+// APIError is the cause kvkit attaches to a failed API call: the kv sentinel
+// for its class (kv.ErrRateLimited, kv.ErrUnauthorized, kv.ErrUnavailable,
+// kv.ErrNotFound, or nil for other 4xx) and the SDK's *cloudflare.Error (nil
+// for transport errors, which are in Cause). errors.Is matches the sentinel
+// and errors.As reaches the *cloudflare.Error with its Cloudflare error codes.
+type APIError struct {
+	Sentinel   error         // the kv sentinel, or nil
+	Status     int           // HTTP status; 0 for transport errors
+	RetryAfter time.Duration // the server's Retry-After; 0 when none
+	Attempts   int           // HTTP requests made for the call
+	Cause      error         // *cloudflare.Error or the transport error
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	if e.Sentinel != nil {
+		b.WriteString(strings.TrimPrefix(e.Sentinel.Error(), "kv: "))
+		b.WriteString(": ")
+	}
+	var ce *cf.Error
+	switch {
+	case errors.As(e.Cause, &ce):
+		b.WriteString("HTTP ")
+		b.WriteString(strconv.Itoa(ce.StatusCode))
+		for _, d := range ce.Errors {
+			b.WriteString(" [")
+			b.WriteString(strconv.FormatInt(d.Code, 10))
+			b.WriteString("] ")
+			b.WriteString(d.Message)
+		}
+	case e.Cause != nil:
+		b.WriteString(e.Cause.Error())
+	}
+	if e.RetryAfter > 0 {
+		b.WriteString(" (retry after ")
+		b.WriteString(e.RetryAfter.String())
+		b.WriteString(")")
+	}
+	if e.Attempts > 1 {
+		b.WriteString(" after ")
+		b.WriteString(strconv.Itoa(e.Attempts))
+		b.WriteString(" attempts")
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel and the cause.
+func (e *APIError) Unwrap() []error {
+	if e.Sentinel == nil {
+		return []error{e.Cause}
+	}
+	return []error{e.Sentinel, e.Cause}
+}
+
+// RetryAfter reports how long the server asked the caller to wait before the
+// call that returned err may be tried again (a 429's Retry-After header).
+func RetryAfter(err error) (time.Duration, bool) {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		return ae.RetryAfter, true
+	}
+	return 0, false
+}
+
+// classify turns an SDK error into an *APIError (or returns a context error
+// as it is). retry reports whether another attempt may succeed.
+func classify(err error) (ae *APIError, retry bool) {
+	var ce *cf.Error
+	if errors.As(err, &ce) {
+		ae = &APIError{Status: ce.StatusCode, Cause: ce}
+		if ce.Response != nil {
+			ae.RetryAfter = parseRetryAfter(ce.Response.Header, time.Now())
+		}
+		switch s := ce.StatusCode; {
+		case s == http.StatusTooManyRequests:
+			ae.Sentinel, retry = kv.ErrRateLimited, true
+		case s == http.StatusUnauthorized || s == http.StatusForbidden:
+			ae.Sentinel = kv.ErrUnauthorized
+		case s == http.StatusNotFound:
+			ae.Sentinel = kv.ErrNotFound
+		case s == http.StatusRequestTimeout || s >= 500:
+			ae.Sentinel, retry = kv.ErrUnavailable, true
+		}
+		return ae, retry
+	}
+	// Transport errors: connection refused or reset, a dropped response.
+	return &APIError{Sentinel: kv.ErrUnavailable, Cause: err}, true
+}
+
+// parseRetryAfter reads Retry-After-Ms, then Retry-After (seconds or an HTTP
+// date), as the SDK does.
+func parseRetryAfter(h http.Header, now time.Time) time.Duration {
+	if v := h.Get("Retry-After-Ms"); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs > 0 {
+			return time.Duration(secs * float64(time.Second))
+		}
+		return 0
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// backoff returns the wait before attempt n+1 (n >= 1): exponential from
+// BaseBackoff, capped at MaxBackoff, with "equal jitter" (half fixed, half
+// random) so clients that failed together do not retry together.
+func (o *Options) backoff(n int) time.Duration {
+	d := o.BaseBackoff << (n - 1)
+	if d > o.MaxBackoff || d <= 0 {
+		d = o.MaxBackoff
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// attempt makes one attempt and counts the requests it put on the wire: one,
+// or more when net/http replays an idempotent request after a keep-alive
+// connection died under it (it does so below the SDK, so only an httptrace
+// hook sees it). An attempt that never reached the wire still counts once.
+func (n *Namespace) attempt(ctx context.Context, op int, call func(ctx context.Context) error) error {
+	var writes atomic.Int64
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { writes.Add(1) },
+	})
+	err := call(ctx)
+	n.counts[op].Add(max(1, writes.Load()))
+	return err
+}
+
+// do runs one API call with the retry policy. op names the counter to bump
+// and the kv.Error; call makes one HTTP request (the SDK's own retries are
+// off). It returns nil, a context error, or an *APIError.
+func (n *Namespace) do(ctx context.Context, op int, call func(ctx context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := n.attempt(ctx, op, call)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return ctx.Err()
+		}
+		ae, retry := classify(err)
+		ae.Attempts = attempt
+		if !retry || attempt >= n.opts.MaxAttempts {
+			return ae
+		}
+		wait := n.opts.backoff(attempt)
+		if ae.RetryAfter > 0 {
+			if ae.RetryAfter > n.opts.MaxRetryAfter {
+				// Waiting less than asked would only spend another request
+				// on a certain 429; let the caller decide.
+				return ae
+			}
+			wait = max(wait, ae.RetryAfter)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return ae // the retry could not finish in time
+		}
+		n.log.Debug("kvkit/cloudflare: retrying", "endpoint", opNames[op], "attempt", attempt, "wait", wait, "err", ae)
+		n.retries.Add(1)
+		if err := n.opts.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
