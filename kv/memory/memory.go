@@ -240,15 +240,21 @@ func (n *Namespace) List(ctx context.Context, opts kv.ListRequest) (kv.ListResul
 	return res, nil
 }
 
+// Cursors are "m1." + base64url(last key returned). Anything else is a
+// cursor this backend did not issue: listing starts over rather than
+// guessing where to resume (which could silently skip keys).
+const cursorTag = "m1."
+
 func encodeCursor(lastKey string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(lastKey))
+	return cursorTag + base64.RawURLEncoding.EncodeToString([]byte(lastKey))
 }
 
 func decodeCursor(c string) (string, bool) {
-	if c == "" {
+	rest, ok := strings.CutPrefix(c, cursorTag)
+	if !ok {
 		return "", false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	b, err := base64.RawURLEncoding.DecodeString(rest)
 	if err != nil {
 		return "", false
 	}
