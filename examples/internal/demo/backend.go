@@ -1,0 +1,71 @@
+package demo
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/kvkit/kvkit/kv"
+	"github.com/kvkit/kvkit/kv/cloudflare"
+	"github.com/kvkit/kvkit/kv/memory"
+)
+
+// Backend is the namespace a demo runs on.
+type Backend struct {
+	Name     string
+	NS       kv.Namespace
+	Requests func() int64 // Cloudflare API requests so far; nil for memory
+}
+
+// Defaults for -backend local when the kvkit serve variables are not set:
+// the address `kvkit serve` listens on by default and IDs it accepts (it
+// creates namespaces on first use).
+const (
+	localBaseURL   = "http://127.0.0.1:8787/client/v4"
+	localToken     = "local"
+	localAccountID = "00000000000000000000000000000001"
+	localNSID      = "00000000000000000000000000000d30"
+)
+
+// OpenBackend opens the backend named kind: "memory" (embedded), "local" (a
+// kvkit serve server, from the variables it prints, with its defaults when
+// unset) or "cloudflare" (the real API, from CLOUDFLARE_API_TOKEN,
+// CLOUDFLARE_ACCOUNT_ID and KVKIT_NAMESPACE_ID).
+func OpenBackend(kind string) (Backend, error) {
+	return openBackend(kind, os.Getenv)
+}
+
+func openBackend(kind string, getenv func(string) string) (Backend, error) {
+	switch kind {
+	case "memory":
+		return Backend{Name: kind, NS: memory.New(memory.Options{})}, nil
+	case "local", "cloudflare":
+		env := getenv
+		if kind == "local" {
+			env = withDefaults(getenv, map[string]string{
+				cloudflare.EnvBaseURL:     localBaseURL,
+				cloudflare.EnvAPIToken:    localToken,
+				cloudflare.EnvAccountID:   localAccountID,
+				cloudflare.EnvNamespaceID: localNSID,
+			})
+		}
+		e, err := cloudflare.ParseEnv(env)
+		if err != nil {
+			return Backend{}, fmt.Errorf("-backend %s: %w", kind, err)
+		}
+		ns, err := e.Open(cloudflare.Options{})
+		if err != nil {
+			return Backend{}, fmt.Errorf("-backend %s: %w", kind, err)
+		}
+		return Backend{Name: kind, NS: ns, Requests: func() int64 { return ns.Requests().Total() }}, nil
+	}
+	return Backend{}, fmt.Errorf("-backend %q: want memory, local or cloudflare", kind)
+}
+
+func withDefaults(getenv func(string) string, defaults map[string]string) func(string) string {
+	return func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return defaults[k]
+	}
+}

@@ -1,0 +1,94 @@
+package demotest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvkit/kvkit/examples/internal/demo"
+	"github.com/kvkit/kvkit/patterns/flags"
+)
+
+// chromium finds the browser: $KVKIT_CHROMIUM, else Debian's chromium. The
+// test fails (never skips) without one: .ci/run installs it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("KVKIT_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	t.Fatal("no Chromium found: install Debian's chromium (apt-get install chromium; .ci/run does) or set KVKIT_CHROMIUM")
+	return ""
+}
+
+// Browser signs in through a real headless Chromium, checks that the page
+// shows the flag-gated block exactly when Bucket says so, calls the
+// rate-limited API from the page's script, and signs out.
+func Browser(t *testing.T, base string) {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	defer cancelCtx()
+	// The first call starts the browser for the life of ctx: no timeout on
+	// it. Each step below gets its own bound.
+	require.NoError(t, chromedp.Do(ctx), "start Chromium")
+	step := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		t.Cleanup(cancel)
+		return c
+	}
+
+	const name = "linus" // bucket 18.47 < 50: sees the new UI (the story's "ada", 99.68, does not)
+	require.NoError(t, chromedp.Do(step(),
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.SendKeys(chromedp.ID("name"), name),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("user")),
+	))
+	user, err := chromedp.Run(step(), chromedp.Text(chromedp.ID("user")))
+	require.NoError(t, err)
+	hasNew, err := chromedp.Run(step(), chromedp.Evaluate[bool](`document.getElementById("new-ui") !== null`))
+	require.NoError(t, err)
+	hasOld, err := chromedp.Run(step(), chromedp.Evaluate[bool](`document.getElementById("old-ui") !== null`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(step(),
+		chromedp.Click(chromedp.ID("call-api")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("api-result").textContent.includes("X-RateLimit-Limit")`),
+	))
+	apiResult, err := chromedp.Run(step(), chromedp.Text(chromedp.ID("api-result")))
+	require.NoError(t, err)
+	assert.Equal(t, name, user)
+	want := flags.Bucket(demo.NewUIFlag, name) < demo.SeedFlags[demo.NewUIFlag].RolloutPercent
+	assert.Equal(t, want, hasNew, "the new-ui block follows Bucket(%q, %q)", demo.NewUIFlag, name)
+	assert.Equal(t, !want, hasOld)
+	assert.True(t, strings.HasPrefix(apiResult, "200"), apiResult)
+	assert.Contains(t, apiResult, `"hello":"linus"`)
+
+	require.NoError(t, chromedp.Do(step(),
+		chromedp.Click(chromedp.ID("signout")),
+		chromedp.WaitVisible(chromedp.ID("signin")),
+	))
+	signedOut, err := chromedp.Run(step(), chromedp.Evaluate[bool](`document.getElementById("user") === null`))
+	require.NoError(t, err)
+	assert.True(t, signedOut, "signed out")
+}

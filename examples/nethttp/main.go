@@ -1,0 +1,119 @@
+// Command nethttp is kvkit's demo web app on net/http: sessions, a
+// flag-gated block, a response-cached slow page, a rate-limited API and
+// page-view counters, over the embedded backend by default.
+//
+//	go run ./examples/nethttp                      # http://127.0.0.1:8080
+//	go run ./examples/nethttp -addr 127.0.0.1:9000 -backend local
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/kvkit/kvkit/examples/internal/demo"
+	"github.com/kvkit/kvkit/middleware/nethttp"
+	"github.com/kvkit/kvkit/patterns/counter"
+)
+
+const framework = "net/http"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run serves the app until ctx ends, then shuts down gracefully (flushing the
+// counters). ready, when not nil, receives the base URL once listening.
+func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- string) error {
+	return demo.Serve(ctx, args, stdout, ready, framework, routes)
+}
+
+// routes builds the app's handler: the patterns' middleware around a mux.
+func routes(a *demo.App) http.Handler {
+	mux := http.NewServeMux()
+
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		d, err := a.Home(r, framework, nethttp.FlagsFrom(r))
+		render(a, w, "home", d, err)
+	})
+	mux.HandleFunc("GET /flags", func(w http.ResponseWriter, r *http.Request) {
+		d, err := a.FlagsPage(r, framework)
+		render(a, w, "flags", d, err)
+	})
+	mux.HandleFunc("GET /cache", func(w http.ResponseWriter, r *http.Request) {
+		d, err := a.CachePage(r, framework)
+		render(a, w, "cache", d, err)
+	})
+	mux.HandleFunc("POST /signin", func(w http.ResponseWriter, r *http.Request) {
+		name, err := demo.SignInName(r.FormValue("name"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := a.SignIn(r, name); err != nil {
+			render(a, w, "", nil, err)
+			return
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("POST /signout", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.SignOut(r); err != nil {
+			render(a, w, "", nil, err)
+			return
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+
+	// The slow page sits behind the response cache.
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := a.Slow(r.Context(), framework)
+		render(a, w, "slow", d, err)
+	})
+	mux.Handle("GET /slow", nethttp.Cache(a.Responses)(slow))
+
+	// The API sits behind the rate limit, keyed by client IP.
+	limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusTooManyRequests)
+		retry, _ := strconv.Atoi(w.Header().Get("Retry-After"))
+		_ = a.Render(w, "limited", map[string]any{"Limit": demo.APILimit, "RetryAfter": retry})
+	})
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(demo.APIHello(a.UserID(r)))
+	})
+	mux.Handle("GET /api/hello", nethttp.RateLimit(a.Limiter, counter.KeyByIP(), nethttp.RateLimitConfig{LimitHandler: limited})(api))
+
+	// Sessions outermost; the flag evaluator reads the user from them.
+	var h http.Handler = mux
+	h = nethttp.Flags(a.Flags, a.UserID)(h)
+	h = nethttp.Session(a.Sessions, nethttp.SessionOptions{})(h)
+	return h
+}
+
+func render(a *demo.App, w http.ResponseWriter, name string, data any, err error) {
+	if err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, context.Canceled) {
+			code = 499
+		}
+		http.Error(w, fmt.Sprintf("%d %s", code, http.StatusText(code)), code)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := a.Render(w, name, data); err != nil {
+		log.Printf("render %s: %v", name, err)
+	}
+}
