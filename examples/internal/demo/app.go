@@ -254,14 +254,20 @@ func (a *App) FlagsPage(r *http.Request, framework string) (FlagsData, error) {
 	if err != nil {
 		return FlagsData{}, err
 	}
-	defs, err := a.Flags.List(r.Context())
+	// Served from the client's caches (one listing + bulk read, and one read
+	// per flag, per 30 s): Flags.List would read KV on every page view.
+	id := a.UserID(r)
+	decisions, err := a.Flags.EvaluateAll(r.Context(), id)
 	if err != nil {
 		return FlagsData{}, err
 	}
-	id := a.UserID(r)
 	d := FlagsData{Page: p, UserID: id}
-	for name, f := range defs {
-		d.Flags = append(d.Flags, FlagRow{Name: name, Def: f, Bucket: flags.Bucket(name, id), Decision: f.Evaluate(name, id)})
+	for name, dec := range decisions {
+		def, _, err := a.Flags.Lookup(r.Context(), name)
+		if err != nil {
+			return FlagsData{}, err
+		}
+		d.Flags = append(d.Flags, FlagRow{Name: name, Def: def, Bucket: flags.Bucket(name, id), Decision: dec})
 	}
 	sort.Slice(d.Flags, func(i, j int) bool { return d.Flags[i].Name < d.Flags[j].Name })
 	return d, nil
