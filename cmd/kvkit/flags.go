@@ -56,8 +56,8 @@ func checkName(prefix, name string) error {
 	if prefix == "" {
 		prefix = flags.DefaultPrefix
 	}
-	if len(prefix) >= kv.MaxKeySize {
-		return usagef("--prefix is %d bytes, must be under %d", len(prefix), kv.MaxKeySize)
+	if err := checkPrefix(prefix); err != nil {
+		return err
 	}
 	if name == "" {
 		return usagef("the flag name is empty")
@@ -399,6 +399,7 @@ func explain(r flagsEval, prefix string) string {
 	return r.Decision.Reason.String()
 }
 
+// checkPrefix applies kv.New's rule for a Store prefix.
 func checkPrefix(prefix string) error {
 	if len(prefix) >= kv.MaxKeySize {
 		return usagef("--prefix is %d bytes, must be under %d", len(prefix), kv.MaxKeySize)
