@@ -62,7 +62,7 @@ func checkName(prefix, name string) error {
 	if name == "" {
 		return usagef("the flag name is empty")
 	}
-	if err := kv.ValidateKey(prefix + name); err != nil {
+	if err := flags.ValidateName(prefix, name); err != nil {
 		return usagef("flag %s: %s", printable(name), oneLine(err.Error()))
 	}
 	return nil

@@ -362,9 +362,18 @@ func (c *Client) fetchAll(ctx context.Context) (map[string]Flag, error) {
 
 // validName checks that name makes a valid KV key with the prefix, before
 // any KV call.
-func (c *Client) validName(name string) error {
-	if err := kv.ValidateKey(c.prefix + name); err != nil {
-		return &kv.Error{Op: "flag", Key: c.prefix + name, Err: err}
+func (c *Client) validName(name string) error { return ValidateName(c.prefix, name) }
+
+// ValidateName reports whether name is a valid flag name under prefix: not
+// empty, and prefix+name a valid KV key. The error wraps kv.ErrInvalidKey.
+// Set, Delete and Lookup check it before any KV call; tools can check it
+// without one.
+func ValidateName(prefix, name string) error {
+	if name == "" {
+		return &kv.Error{Op: "flag", Key: prefix, Err: fmt.Errorf("%w: empty flag name", kv.ErrInvalidKey)}
+	}
+	if err := kv.ValidateKey(prefix + name); err != nil {
+		return &kv.Error{Op: "flag", Key: prefix + name, Err: err}
 	}
 	return nil
 }

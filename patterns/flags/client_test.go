@@ -219,6 +219,10 @@ func TestInvalidNameMakesNoKVCall(t *testing.T) {
 	assert.ErrorIs(t, env.c.Set(ctx, long, flags.Flag{}), kv.ErrInvalidKey)
 	assert.ErrorIs(t, env.c.Delete(ctx, long), kv.ErrInvalidKey)
 	assert.ErrorIs(t, env.c.Set(ctx, "ok", flags.Flag{RolloutPercent: 101}), flags.ErrInvalidFlag)
+	// An empty name would store the bare prefix "flag:" as a flag named "".
+	assert.ErrorIs(t, env.c.Set(ctx, "", flags.Flag{}), kv.ErrInvalidKey)
+	assert.ErrorIs(t, flags.ValidateName("flag:", ""), kv.ErrInvalidKey)
+	assert.NoError(t, flags.ValidateName("flag:", "new-ui"))
 	assert.Zero(t, env.ns.Counts().Total())
 }
 
