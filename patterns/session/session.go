@@ -111,7 +111,9 @@ type Cookie struct {
 
 // Manager creates, loads, saves, renews and destroys sessions whose data
 // is a T, stored as JSON in a kv.Namespace. It is safe for concurrent use
-// and starts no goroutines.
+// and starts no goroutines of its own (with Options.CacheTTL and no Clock,
+// cache hits read internal/coarse's clock, whose refresher goroutine stops
+// by itself shortly after the last read).
 type Manager[T any] struct {
 	ns       kv.Namespace
 	prefix   string
