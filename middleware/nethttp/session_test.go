@@ -79,7 +79,7 @@ func TestSessionTwoManagersOnOneRequest(t *testing.T) {
 // at most one read per request and one write per changing request.
 func TestSessionKVCallsPer1000Requests(t *testing.T) {
 	t.Parallel()
-	counts := sessionMix(t, 50, 1000, 0.10)
+	counts := sessionMix(t, 50, 1000, 0.10, 0)
 	t.Logf("KV calls for 1,000 requests (50 users, 90%% reads / 10%% writes): reads=%d writes=%d (get=%d put=%d delete=%d)",
 		counts.Reads(), counts.Writes(), counts.Get, counts.Put, counts.Delete)
 	assert.LessOrEqual(t, counts.Reads(), int64(1000))
@@ -87,11 +87,27 @@ func TestSessionKVCallsPer1000Requests(t *testing.T) {
 	assert.Zero(t, counts.Delete, "no renewals in this mix")
 }
 
-// sessionMix signs in users, then sends n requests, a share of them
-// changing the session, and returns the KV calls of those n requests.
-func sessionMix(t testing.TB, users, n int, writeShare float64) kvtest.Counts {
-	ns := kvtest.NewCountingBulk(memory.New(memory.Options{}))
-	m := session.Must(session.New[sessiontest.User](ns, session.Options{IdleTimeout: time.Hour}))
+// TestSessionKVCallsPer1000RequestsCached is a browsing mix with the read
+// cache on: 50 users, 2% of requests changing the session, 1,000 requests
+// over 10 s (one every 10 ms) with CacheTTL 5 s.
+func TestSessionKVCallsPer1000RequestsCached(t *testing.T) {
+	t.Parallel()
+	counts := sessionMix(t, 50, 1000, 0.02, 5*time.Second)
+	t.Logf("KV calls for 1,000 requests (50 users, 98%% reads / 2%% writes, CacheTTL 5 s): reads=%d writes=%d",
+		counts.Reads(), counts.Writes())
+	// Each user is read at most once per CacheTTL window (two windows):
+	// the logins filled the first, so at most one read per user.
+	assert.LessOrEqual(t, counts.Reads(), int64(50))
+	assert.LessOrEqual(t, counts.Writes(), int64(20+10))
+}
+
+// sessionMix signs in users, then sends n requests (10 ms apart), a share
+// of them changing the session, and returns the KV calls of those n
+// requests. cacheTTL is the Manager's Options.CacheTTL.
+func sessionMix(t testing.TB, users, n int, writeShare float64, cacheTTL time.Duration) kvtest.Counts {
+	clock := kvtest.NewClock()
+	ns := kvtest.NewCountingBulk(memory.New(memory.Options{Clock: clock.Now}))
+	m := session.Must(session.New[sessiontest.User](ns, session.Options{IdleTimeout: time.Hour, CacheTTL: cacheTTL, Clock: clock.Now}))
 	h := nethttp.Session(m, nethttp.SessionOptions{})(sessiontest.Routes(m))
 	cookies := make([]string, users)
 	for i := range cookies {
@@ -105,6 +121,7 @@ func sessionMix(t testing.TB, users, n int, writeShare float64) kvtest.Counts {
 	rng := rand.New(rand.NewPCG(1, 2))
 	writes := 0
 	for range n {
+		clock.Advance(10 * time.Millisecond)
 		req := httptest.NewRequest("GET", "/get", nil)
 		if rng.Float64() < writeShare {
 			req = httptest.NewRequest("POST", "/incr", nil)

@@ -28,8 +28,27 @@
 // changes the session through [Session.Set], [Session.Update],
 // [Session.Renew], [Session.Destroy] or [Session.SetLifetime], or when a
 // sliding idle deadline needs refreshing (at most once per half idle
-// window). The record is never kept in a local read cache: another server
-// may have destroyed it.
+// window). By default the record is never kept in a local read cache, as
+// another server may have destroyed it; see "Read cache" for the opt-in.
+//
+// # Read cache
+//
+// Options.CacheTTL turns on a bounded in-process cache of records
+// (Options.CacheSize entries, default 10,000): a signed-in user's page
+// views within CacheTTL cost one KV read between them instead of one each,
+// and a token with no record is remembered as absent for CacheTTL, so a
+// forged but well-formed token costs at most one read per CacheTTL. Each
+// load still checks the record's absolute and idle deadlines against the
+// Manager's clock, and an entry never outlives the record's deadline. Every
+// write this Manager makes updates the cache at once, and a read that raced
+// a write never puts the older record back, so in this process a change, a
+// Renew (the old token is dead at once) or a Destroy is seen immediately.
+//
+// What it costs in consistency: a session destroyed, renewed or changed by
+// ANOTHER server (or by a Worker sharing the namespace) stays usable here,
+// as it was, for up to CacheTTL, on top of KV's own propagation delay of
+// about 60 s. Keep CacheTTL to a few seconds: enough to absorb a burst of
+// page views and their asset requests, short against KV's own window.
 //
 // # Tokens and keys
 //
@@ -57,8 +76,10 @@
 // about 60 s (KV's documented propagation delay), so a stolen cookie
 // replayed through another location can outlive sign-out by that long. What
 // this package does to narrow the window: the browser's cookie is expired
-// in the same response; the record is never cached in process (so a server
-// sees the deletion as soon as its KV location does); deadlines are checked
+// in the same response; by default the record is never cached in process,
+// so a server sees the deletion as soon as its KV location does (with
+// Options.CacheTTL, up to CacheTTL later on servers other than the one that
+// signed out: see "Read cache"); deadlines are checked
 // on load, so an expired session is refused everywhere at the same instant
 // whatever KV still holds; and Renew deletes the old record before writing
 // the new one, so a failure leaves the user signed out rather than on a

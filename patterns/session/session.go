@@ -62,6 +62,25 @@ type Options struct {
 	// the rest are counted and reported with the next line). Optional.
 	// Default: slog.Default().
 	Logger *slog.Logger
+	// CacheTTL turns on an in-process read cache of session records: a
+	// load found in the cache costs no KV call. An entry lives at most
+	// CacheTTL and never past the record's own deadline; absolute and idle
+	// deadlines are still checked on every load against Clock. Every write
+	// this Manager makes (create, save, renew, destroy, sliding refresh)
+	// updates the cache at once, so in this process a change, a sign-out
+	// or a renewed token is seen immediately. A token with no record is
+	// cached as absent too, so a forged but well-formed token costs at most
+	// one KV read per CacheTTL.
+	//
+	// The price: a session destroyed or changed by ANOTHER server (or a
+	// Worker sharing the namespace) stays usable here, as it was, for up to
+	// CacheTTL, on top of KV's own propagation delay of about 60 s. Keep it
+	// short: a few seconds already turns a burst of page views into one
+	// read. Optional. Default: 0 (no cache: every load reads KV).
+	CacheTTL time.Duration
+	// CacheSize bounds the number of records in the read cache (CacheTTL).
+	// Optional. Default: 10,000 (DefaultCacheSize).
+	CacheSize int
 }
 
 // Cookie configures the session cookie. The zero value is the safe
@@ -92,7 +111,9 @@ type Cookie struct {
 
 // Manager creates, loads, saves, renews and destroys sessions whose data
 // is a T, stored as JSON in a kv.Namespace. It is safe for concurrent use
-// and starts no goroutines.
+// and starts no goroutines of its own (with Options.CacheTTL and no Clock,
+// cache hits read internal/coarse's clock, whose refresher goroutine stops
+// by itself shortly after the last read).
 type Manager[T any] struct {
 	ns       kv.Namespace
 	prefix   string
@@ -102,6 +123,7 @@ type Manager[T any] struct {
 	now      func() time.Time
 	log      *slog.Logger
 	key      *contextKey
+	cache    *readCache[T] // nil when Options.CacheTTL is 0
 
 	lastLog    atomic.Int64 // unix seconds of the last log line
 	suppressed atomic.Int64
@@ -111,8 +133,8 @@ type contextKey struct{ _ byte }
 
 // New returns a Manager over ns. It fails with an error wrapping
 // kv.ErrInvalidOptions for a nil namespace, a prefix that leaves no room
-// for a key, negative durations, a lifetime under kv.MinTTL, an invalid
-// cookie name, or SameSite=None without Secure.
+// for a key, negative durations or cache size, a lifetime under
+// kv.MinTTL, an invalid cookie name, or SameSite=None without Secure.
 func New[T any](ns kv.Namespace, opts Options) (*Manager[T], error) {
 	bad := func(msg string) error {
 		return &kv.Error{Op: "session.new", Err: errors.Join(kv.ErrInvalidOptions, errors.New(msg))}
@@ -151,6 +173,18 @@ func New[T any](ns kv.Namespace, opts Options) (*Manager[T], error) {
 	if c.SameSite == http.SameSiteNoneMode && c.Insecure {
 		return nil, bad("SameSite=None requires a Secure cookie")
 	}
+	if opts.CacheTTL < 0 || opts.CacheSize < 0 {
+		return nil, bad("negative CacheTTL or CacheSize")
+	}
+	var cache *readCache[T]
+	if opts.CacheTTL > 0 {
+		// The cache's own clock: the injected one, else internal/coarse
+		// (an atomic load per hit instead of time.Now).
+		var err error
+		if cache, err = newReadCache[T](opts.CacheTTL, opts.CacheSize, opts.Clock); err != nil {
+			return nil, bad(err.Error())
+		}
+	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
@@ -163,7 +197,7 @@ func New[T any](ns kv.Namespace, opts Options) (*Manager[T], error) {
 	}
 	return &Manager[T]{
 		ns: ns, prefix: opts.Prefix, lifetime: opts.Lifetime, idle: opts.IdleTimeout,
-		cookie: opts.Cookie, now: opts.Clock, log: opts.Logger, key: new(contextKey),
+		cookie: opts.Cookie, now: opts.Clock, log: opts.Logger, key: new(contextKey), cache: cache,
 	}, nil
 }
 

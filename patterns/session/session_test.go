@@ -58,6 +58,8 @@ func TestNewValidates(t *testing.T) {
 		"long prefix":         {Prefix: strings.Repeat("p", 480)},
 		"bad cookie name":     {Cookie: session.Cookie{Name: "a b"}},
 		"SameSite=None plain": {Cookie: session.Cookie{SameSite: http.SameSiteNoneMode, Insecure: true}},
+		"negative CacheTTL":   {CacheTTL: -time.Second},
+		"negative CacheSize":  {CacheTTL: time.Second, CacheSize: -1},
 	} {
 		_, err := session.New[user](ns, opts)
 		assert.ErrorIs(t, err, kv.ErrInvalidOptions, name)

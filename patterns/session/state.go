@@ -17,8 +17,9 @@ import (
 // *Session returns ErrNoMiddleware.
 //
 // Only the methods that change the session (Set, Update, Renew, Destroy,
-// SetLifetime) cause a write; a session that is only read costs one KV read,
-// and one that is not touched costs none.
+// SetLifetime) cause a write; a session that is only read costs one KV read
+// (none when Options.CacheTTL is set and the record is cached), and one that
+// is not touched costs none.
 type Session[T any] struct {
 	m   *Manager[T]
 	ctx sessionCtx
@@ -58,20 +59,46 @@ func (s *Session[T]) load(ctx context.Context) error {
 		return nil
 	}
 	key := s.m.storeKey(s.token)
-	it, found, err := s.m.ns.Get(ctx, key, kv.GetOptions{})
-	if err != nil {
-		s.loadErr = err
-		return err
+	c := s.m.cache
+	var value []byte
+	var gen uint64
+	hit, decoded := false, false
+	if c != nil {
+		if e, ok := c.get(key); ok {
+			if !e.found() {
+				return nil // known absent
+			}
+			if e.rec != nil {
+				s.rec, hit, decoded = *e.rec, true, true
+			} else {
+				value, hit = e.value, true
+			}
+		} else {
+			gen = c.gen(key)
+		}
 	}
-	if !found {
-		return nil
+	if !hit {
+		it, found, err := s.m.ns.Get(ctx, key, kv.GetOptions{})
+		if err != nil {
+			s.loadErr = err
+			return err
+		}
+		if !found {
+			if c != nil {
+				c.fill(key, gen, nil, nil, c.ttl)
+			}
+			return nil
+		}
+		value = it.Value
 	}
 	// Decode straight into the Session (no second copy of T on the heap).
 	rec := &s.rec
-	if err := decodeRecord(it.Value, rec); err != nil {
-		*rec = record[T]{}
-		s.loadErr = &kv.Error{Op: "session.load", Key: key, Err: errors.Join(kv.ErrCodec, err)}
-		return s.loadErr
+	if !decoded {
+		if err := decodeRecord(value, rec); err != nil {
+			*rec = record[T]{}
+			s.loadErr = &kv.Error{Op: "session.load", Key: key, Err: errors.Join(kv.ErrCodec, err)}
+			return s.loadErr
+		}
 	}
 	now := s.m.now().UnixMilli()
 	if now >= rec.deadline() {
@@ -79,10 +106,13 @@ func (s *Session[T]) load(ctx context.Context) error {
 		// KV deletes expired keys only eventually (and our record may
 		// outlive its own expiry by up to kv.MinTTL): treat it as absent
 		// and remove it. A failed delete is harmless, the record is dead.
-		if err := s.m.ns.Delete(ctx, key); err != nil {
+		if err := s.m.delete(ctx, key); err != nil {
 			s.m.logError(ctx, "session: delete of an expired record failed", err)
 		}
 		return nil
+	}
+	if !hit && c != nil {
+		c.fill(key, gen, value, rec, time.Duration(rec.deadline()-now)*time.Millisecond)
 	}
 	s.key, s.exists = key, true
 	if rec.IdleTimeout > 0 && rec.IdleExpiresAt-now < rec.IdleTimeout/2 && rec.IdleExpiresAt < rec.ExpiresAt {
@@ -317,7 +347,7 @@ func (s *Session[T]) commit(ctx context.Context) (*http.Cookie, error) {
 	}
 	if s.destroyed && !s.exists {
 		if s.oldKey != "" {
-			if err := s.m.ns.Delete(ctx, s.oldKey); err != nil {
+			if err := s.m.delete(ctx, s.oldKey); err != nil {
 				return nil, err
 			}
 		}
@@ -332,7 +362,7 @@ func (s *Session[T]) commit(ctx context.Context) (*http.Cookie, error) {
 	// Delete the old record first: if the write then fails the user is
 	// signed out, never left on a token an attacker may know.
 	if s.oldKey != "" {
-		if err := s.m.ns.Delete(ctx, s.oldKey); err != nil {
+		if err := s.m.delete(ctx, s.oldKey); err != nil {
 			return nil, err
 		}
 		s.oldKey = ""
@@ -351,7 +381,7 @@ func (s *Session[T]) commit(ctx context.Context) (*http.Cookie, error) {
 	if s.key == "" {
 		s.key = s.m.storeKey(s.token)
 	}
-	if err := s.m.ns.Put(ctx, s.key, value, kv.PutOptions{TTL: kvTTL(remaining)}); err != nil {
+	if err := s.m.put(ctx, s.key, value, &s.rec, remaining); err != nil {
 		return nil, err
 	}
 	if !s.newCookie && !s.modified {
@@ -359,6 +389,30 @@ func (s *Session[T]) commit(ctx context.Context) (*http.Cookie, error) {
 	}
 	absolute := time.Duration(s.rec.ExpiresAt-ms) * time.Millisecond
 	return s.m.newCookie(s.token, absolute, s.rec.Persist), nil
+}
+
+// delete deletes the record under key, keeping the read cache in step: in
+// this process the record is absent as soon as the delete succeeds.
+func (m *Manager[T]) delete(ctx context.Context, key string) error {
+	if m.cache == nil {
+		return m.ns.Delete(ctx, key)
+	}
+	gen := m.cache.begin(key)
+	err := m.ns.Delete(ctx, key)
+	m.cache.end(key, gen, err == nil, nil, nil, m.cache.ttl)
+	return err
+}
+
+// put writes a record valid for remaining, keeping the read cache in step:
+// in this process the new record is what loads see once the write succeeds.
+func (m *Manager[T]) put(ctx context.Context, key string, value []byte, rec *record[T], remaining time.Duration) error {
+	if m.cache == nil {
+		return m.ns.Put(ctx, key, value, kv.PutOptions{TTL: kvTTL(remaining)})
+	}
+	gen := m.cache.begin(key)
+	err := m.ns.Put(ctx, key, value, kv.PutOptions{TTL: kvTTL(remaining)})
+	m.cache.end(key, gen, err == nil, value, rec, remaining)
+	return err
 }
 
 // kvTTL rounds d up to whole seconds, never under kv.MinTTL.

@@ -616,5 +616,22 @@ func Cases() []Case {
 			require.NoError(t, err)
 			assert.Len(t, list.Keys, 1)
 		}},
+		{Name: "read cache: 100 page views cost one read, sign-out is immediate", Opts: session.Options{CacheTTL: 5 * time.Second}, Run: func(t *testing.T, e *Env) {
+			tok := e.Login("u1") // the login's write fills the cache
+			e.Advance(5 * time.Second)
+			for range 100 {
+				_, body := e.Do("GET", "/get")
+				require.Equal(t, "u1:0", body)
+			}
+			assert.Equal(t, int64(1), e.KV.Counts().Get, "one read for 100 signed-in page views")
+			assert.Equal(t, int64(1), e.KV.Counts().Total())
+
+			_, body := e.Do("POST", "/logout")
+			require.Equal(t, "bye", body)
+			e.KV.Reset()
+			_, body = e.DoCookie("GET", "/get", "session="+tok) // a replayed cookie
+			assert.Equal(t, "none", body, "signed out at once in this process")
+			assert.Zero(t, e.KV.Counts().Get, "known absent: no read")
+		}},
 	}
 }
