@@ -91,7 +91,7 @@ func (s *Store[T]) GetMany(ctx context.Context, keys []string, opts ...ReadOptio
 			g.Go(func() error {
 				var gen uint64
 				if s.cache != nil {
-					gen = s.stripe(k).Load()
+					gen = s.stripe(k).gen.Load()
 				}
 				it, found, err := s.ns.Get(gctx, s.prefix+k, GetOptions{})
 				if err != nil {
@@ -112,7 +112,7 @@ func (s *Store[T]) gens4(keys []string) []uint64 {
 	gens := make([]uint64, len(keys))
 	if s.cache != nil {
 		for i, k := range keys {
-			gens[i] = s.stripe(k).Load()
+			gens[i] = s.stripe(k).gen.Load()
 		}
 	}
 	return gens

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,7 +59,7 @@ type Store[T any] struct {
 	// gens guards the cache against a read that started before a write and
 	// finished after it: a read stores its result only if its stripe's
 	// generation did not move meanwhile.
-	gens [64]atomic.Uint64
+	gens [64]stripe
 	seed maphash.Seed
 }
 
@@ -166,7 +167,15 @@ func (s *Store[T]) readConfig(opts []ReadOption) readConfig {
 	return c
 }
 
-func (s *Store[T]) stripe(key string) *atomic.Uint64 {
+// stripe is one generation counter of the read cache. gen moves on every
+// write to a key of the stripe; mu makes "check gen, then cache" and "move
+// gen, then drop" atomic with respect to each other (hits take no lock).
+type stripe struct {
+	mu  sync.Mutex
+	gen atomic.Uint64
+}
+
+func (s *Store[T]) stripe(key string) *stripe {
 	return &s.gens[maphash.String(s.seed, key)%uint64(len(s.gens))]
 }
 
@@ -176,7 +185,10 @@ func (s *Store[T]) invalidate(key string) {
 	if s.cache == nil {
 		return
 	}
-	s.stripe(key).Add(1)
+	st := s.stripe(key)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.gen.Add(1)
 	s.cache.Delete(key)
 }
 
@@ -191,7 +203,10 @@ func (s *Store[T]) remember(key string, gen uint64, c cached[T], ttl time.Durati
 			ttl = left
 		}
 	}
-	if s.stripe(key).Load() != gen {
+	st := s.stripe(key)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.gen.Load() != gen {
 		return
 	}
 	s.cache.Set(key, &c, ttl)
@@ -269,7 +284,7 @@ func (s *Store[T]) get(ctx context.Context, op, key string, withMeta bool, opts 
 	}
 	var gen uint64
 	if s.cache != nil {
-		gen = s.stripe(key).Load()
+		gen = s.stripe(key).gen.Load()
 	}
 	full := s.prefix + key
 	it, found, err := s.ns.Get(ctx, full, GetOptions{WithMetadata: withMeta})
