@@ -39,6 +39,7 @@ const (
 	CacheTTL      = 30 * time.Second
 	SessionLife   = 24 * time.Hour
 	SessionIdle   = 30 * time.Minute
+	SessionCache  = 5 * time.Second // sessions changed on another server show here within 5 s
 	anonymousUser = "anonymous"
 )
 
@@ -89,6 +90,7 @@ func New(ctx context.Context, ns kv.Namespace, opts Options) (*App, error) {
 	a.Sessions, err = session.New[User](ns, session.Options{
 		Lifetime:    SessionLife,
 		IdleTimeout: SessionIdle,
+		CacheTTL:    SessionCache,
 		Cookie:      session.Cookie{Insecure: !opts.SecureCookies},
 		Clock:       opts.Clock,
 		Logger:      opts.Logger,
