@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -117,21 +116,15 @@ type Stats struct {
 // tier. It is safe for concurrent use. Close it to wait for background
 // refreshes.
 type Cache[T any] struct {
-	ns     kv.Namespace
-	o      Options
-	codec  kv.Codec
-	now    func() time.Time
-	local  *lcache.Cache[string, *entry[T]]
-	group  singleflight.Group
-	log    *quietLog
-	stats  counters
-	base   context.Context
-	cancel context.CancelFunc
-
-	mu         sync.Mutex
-	closed     bool
-	refreshing map[string]struct{}
-	wg         sync.WaitGroup
+	ns    kv.Namespace
+	o     Options
+	codec kv.Codec
+	now   func() time.Time
+	local *lcache.Cache[string, *entry[T]]
+	group singleflight.Group
+	log   *quietLog
+	stats counters
+	bg    *refresher
 }
 
 type counters struct {
@@ -192,12 +185,10 @@ func New[T any](ns kv.Namespace, o Options) (*Cache[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
 	}
-	base, cancel := context.WithCancel(context.Background())
 	return &Cache[T]{
 		ns: ns, o: o, codec: o.Codec, now: o.Clock, local: local,
-		log:  newQuietLog(o.Logger, o.Clock),
-		base: base, cancel: cancel,
-		refreshing: map[string]struct{}{},
+		log: newQuietLog(o.Logger, o.Clock),
+		bg:  newRefresher(o.RefreshTimeout),
 	}, nil
 }
 
@@ -436,33 +427,17 @@ func (c *Cache[T]) remember(key string, e *entry[T], now time.Time) {
 // or the cache is closed. The refresh keeps ctx's values but not its
 // cancellation, is bounded by RefreshTimeout, and is cancelled by Close.
 func (c *Cache[T]) startRefresh(ctx context.Context, key string, l Loader[T]) {
-	c.mu.Lock()
-	if _, busy := c.refreshing[key]; busy || c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.refreshing[key] = struct{}{}
-	c.wg.Add(1)
-	c.mu.Unlock()
-	c.stats.refreshes.Add(1)
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.RefreshTimeout)
-	stop := context.AfterFunc(c.base, cancel)
-	go func() {
-		defer func() {
-			stop()
-			cancel()
-			c.mu.Lock()
-			delete(c.refreshing, key)
-			c.mu.Unlock()
-			c.wg.Done()
-		}()
+	started := c.bg.start(ctx, key, func(rctx context.Context) {
 		// Not through c.group: a refresh may start inside a flight of the
 		// same key (a stale KV read), and joining it would refresh nothing.
-		// c.refreshing already keeps it to one per key.
+		// The refresher already keeps it to one per key.
 		if _, err := c.fill(rctx, key, l, nil, true); err != nil {
 			c.log.error("refresh", "cache: background refresh failed; serving stale", err, c.o.Prefix+key)
 		}
-	}()
+	})
+	if started {
+		c.stats.refreshes.Add(1)
+	}
 }
 
 // Invalidate removes key from both tiers, so the next Get loads it again. A
@@ -483,11 +458,7 @@ func (c *Cache[T]) Invalidate(ctx context.Context, key string) error {
 // waits for them to end. Gets keep working after Close (stale values are
 // then served without a refresh). It always returns nil.
 func (c *Cache[T]) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	c.cancel()
-	c.wg.Wait()
+	c.bg.close()
 	return nil
 }
 

@@ -122,18 +122,14 @@ type ResponseCache struct {
 	log      *quietLog
 	stats    respCounters
 	tagReads singleflight.Group
-	base     context.Context
-	cancel   context.CancelFunc
 	xHit     []string
 	xMiss    []string
 	xStale   []string
 	lastGen  atomic.Int64
 
-	mu         sync.Mutex
-	flights    map[string]*respFlight
-	refreshing map[string]struct{}
-	closed     bool
-	wg         sync.WaitGroup
+	mu      sync.Mutex
+	flights map[string]*respFlight
+	bg      *refresher
 }
 
 type respCounters struct {
@@ -198,7 +194,7 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	c := &ResponseCache{
 		ns: ns, o: o, now: o.Clock, log: newQuietLog(o.Logger, o.Clock),
 		xHit: []string{"HIT"}, xMiss: []string{"MISS"}, xStale: []string{"STALE"},
-		flights: map[string]*respFlight{}, refreshing: map[string]struct{}{},
+		flights: map[string]*respFlight{}, bg: newRefresher(o.RefreshTimeout),
 	}
 	for _, s := range o.Statuses {
 		if s < 100 || s > 599 {
@@ -218,7 +214,6 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	if err != nil {
 		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
 	}
-	c.base, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
 
@@ -235,11 +230,7 @@ func (c *ResponseCache) Stats() ResponseStats {
 // Close stops starting background refreshes, cancels the running ones and
 // waits for them. Serve keeps working after Close. It always returns nil.
 func (c *ResponseCache) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	c.cancel()
-	c.wg.Wait()
+	c.bg.close()
 	return nil
 }
 
@@ -615,32 +606,18 @@ func (c *ResponseCache) kvPut(ctx context.Context, key string, e *respEntry, now
 // startRefresh runs next in the background for a stale entry, once per key
 // at a time, on a context detached from r and bounded by RefreshTimeout.
 func (c *ResponseCache) startRefresh(r *http.Request, base, key string, next Origin) {
-	c.mu.Lock()
-	if _, busy := c.refreshing[key]; busy || c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.refreshing[key] = struct{}{}
-	c.wg.Add(1)
-	c.mu.Unlock()
-	c.stats.refreshes.Add(1)
-	ctx, cancel := context.WithTimeout(context.WithValue(context.WithoutCancel(r.Context()), refreshKey{}, true), c.o.RefreshTimeout)
-	stop := context.AfterFunc(c.base, cancel)
-	r2 := r.Clone(ctx)
+	// Cloned here, while r is the live request; the refresh gets its own
+	// context below.
+	r2 := r.Clone(context.WithValue(r.Context(), refreshKey{}, true))
 	r2.Method = http.MethodGet
 	r2.Body = http.NoBody
-	go func() {
+	started := c.bg.start(r2.Context(), key, func(ctx context.Context) {
 		defer func() {
 			if p := recover(); p != nil {
 				c.log.error("refresh", "cache: handler panicked in a background refresh", fmt.Errorf("panic: %v", p), key)
 			}
-			stop()
-			cancel()
-			c.mu.Lock()
-			delete(c.refreshing, key)
-			c.mu.Unlock()
-			c.wg.Done()
 		}()
+		r2 := r2.WithContext(ctx)
 		_, marker := c.markerFor(base)
 		mode := forwardMode{store: true, fwd: "stale"}
 		cw := c.newCapture(nil, r2, mode)
@@ -651,7 +628,10 @@ func (c *ResponseCache) startRefresh(r *http.Request, base, key string, next Ori
 			}
 			c.log.error("refresh", "cache: background refresh failed; serving stale", err, key)
 		}
-	}()
+	})
+	if started {
+		c.stats.refreshes.Add(1)
+	}
 }
 
 func (c *ResponseCache) markerFor(base string) (*respEntry, *respEntry) {
