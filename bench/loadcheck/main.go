@@ -50,12 +50,12 @@ func main() {
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if err := run(ctx, *app, *root, *clients, *requests, *signedIn); err != nil {
+	if err := run(ctx, os.Stdout, *app, *root, *clients, *requests, *signedIn); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, app, root string, clients, requests int, signedIn float64) error {
+func run(ctx context.Context, stdout io.Writer, app, root string, clients, requests int, signedIn float64) error {
 	if clients < 1 || requests < clients {
 		return errors.New("need clients >= 1 and requests >= clients")
 	}
@@ -118,12 +118,12 @@ func run(ctx context.Context, app, root string, clients, requests int, signedIn 
 	_ = cmd.Wait()
 	withFlush := srv.Hits(kvserver.RouteAny)
 
-	res.report(os.Stdout, app, clients, signedIn)
-	fmt.Printf("Cloudflare API requests: %d at start-up (seeding flags), %d during the load, %d with the shutdown flush\n",
+	res.report(stdout, app, clients, signedIn)
+	fmt.Fprintf(stdout, "Cloudflare API requests: %d at start-up (seeding flags), %d during the load, %d with the shutdown flush\n",
 		startHits, duringLoad, withFlush)
-	fmt.Printf("  by endpoint during the load: %s\n", byRoute)
+	fmt.Fprintf(stdout, "  by endpoint during the load: %s\n", byRoute)
 	per := float64(withFlush) * 1000 / float64(res.total)
-	fmt.Printf("API requests per 1,000 HTTP requests: %.1f (target < 50)\n", per)
+	fmt.Fprintf(stdout, "API requests per 1,000 HTTP requests: %.1f (target < 50)\n", per)
 	if res.errors > 0 {
 		return fmt.Errorf("%d errors", res.errors)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"testing"
 	"time"
 )
@@ -11,7 +12,7 @@ import (
 func TestLoadcheckRuns(t *testing.T) {
 	for _, app := range []string{"nethttp", "echo"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		if err := run(ctx, app, "../..", 5, 200, 0.5); err != nil {
+		if err := run(ctx, io.Discard, app, "../..", 5, 200, 0.5); err != nil {
 			t.Errorf("%s: %v", app, err)
 		}
 		cancel()
