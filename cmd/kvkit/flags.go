@@ -68,6 +68,14 @@ func checkName(prefix, name string) error {
 	return nil
 }
 
+// oneName checks that args is exactly one valid flag name under prefix.
+func oneName(prefix string, args []string) error {
+	if len(args) != 1 {
+		return usagef("want one NAME")
+	}
+	return checkName(prefix, args[0])
+}
+
 // openFlags opens the namespace from the environment and a flags client on
 // it. It makes no KV call.
 func openFlags(env *environ, prefix string) (*flags.Client, error) {
@@ -139,10 +147,7 @@ func flagsGetCmd() *command {
 		setup: func(fs *flag.FlagSet) runFunc {
 			prefix := prefixFlag(fs)
 			return func(ctx context.Context, env *environ, args []string) error {
-				if len(args) != 1 {
-					return usagef("want one NAME")
-				}
-				if err := checkName(*prefix, args[0]); err != nil {
+				if err := oneName(*prefix, args); err != nil {
 					return err
 				}
 				ns, err := open(env)
@@ -279,10 +284,7 @@ func flagsDeleteCmd() *command {
 		setup: func(fs *flag.FlagSet) runFunc {
 			prefix := prefixFlag(fs)
 			return func(ctx context.Context, env *environ, args []string) error {
-				if len(args) != 1 {
-					return usagef("want one NAME")
-				}
-				if err := checkName(*prefix, args[0]); err != nil {
+				if err := oneName(*prefix, args); err != nil {
 					return err
 				}
 				c, err := openFlags(env, *prefix)
