@@ -8,7 +8,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,10 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	cf "github.com/cloudflare/cloudflare-go/v7"
 	cfkv "github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
-	"github.com/cloudflare/cloudflare-go/v7/shared"
 
 	"github.com/kvkit/kvkit/kv"
 )
@@ -47,8 +47,9 @@ type Options struct {
 	// Tests replace it to record the waits instead of sleeping.
 	// Default: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// HTTPClient is used by [FromEnv] to build its SDK client (New takes a
-	// ready client). Default: an http.Client with a 60s timeout.
+	// HTTPClient is used by [FromEnv] and [Env.Service] to build the SDK
+	// service (New takes a ready one). Default: an http.Client with a 60s
+	// timeout.
 	HTTPClient *http.Client
 	// RequestOptions are added to every SDK call (after kvkit's own, so they
 	// can add headers or middleware; kvkit still turns the SDK's retries off).
@@ -94,7 +95,7 @@ func (o *Options) fill() error {
 // API. It implements kv.Namespace, kv.BulkNamespace and kv.StreamNamespace
 // and is safe for concurrent use.
 type Namespace struct {
-	client  *cf.Client
+	client  *cfkv.KVService
 	account string
 	id      string
 	opts    Options
@@ -112,12 +113,17 @@ var (
 )
 
 // New returns the namespace namespaceID of account accountID, reached
-// through client. The client's own retries are turned off for every call
-// (the Namespace retries by its own policy, so the two never multiply).
-func New(client *cf.Client, accountID, namespaceID string, opts Options) (*Namespace, error) {
+// through svc: the SDK's KV service, from kv.NewKVService(options...) or,
+// in a program that already has the SDK's root client, client.KV. kvkit
+// imports only the SDK's kv package, so a program that does not use the
+// root client never compiles the rest of the SDK. The service's own
+// retries are turned off for every call (the Namespace retries by its own
+// policy, so the two never multiply); a service without a base URL talks
+// to Cloudflare's production API.
+func New(svc *cfkv.KVService, accountID, namespaceID string, opts Options) (*Namespace, error) {
 	switch {
-	case client == nil:
-		return nil, &kv.Error{Op: "new", Err: invalid("nil cloudflare client")}
+	case svc == nil:
+		return nil, &kv.Error{Op: "new", Err: invalid("nil cloudflare KV service")}
 	case accountID == "" || strings.ContainsAny(accountID, "/?#% "):
 		return nil, &kv.Error{Op: "new", Err: invalid("account ID " + strconv.Quote(accountID) + " is empty or malformed")}
 	case namespaceID == "" || strings.ContainsAny(namespaceID, "/?#% "):
@@ -126,9 +132,9 @@ func New(client *cf.Client, accountID, namespaceID string, opts Options) (*Names
 	if err := opts.fill(); err != nil {
 		return nil, &kv.Error{Op: "new", Err: invalid(err.Error())}
 	}
-	n := &Namespace{client: client, account: accountID, id: namespaceID, opts: opts, log: opts.Logger}
-	n.reqOpts = append([]option.RequestOption{option.WithMaxRetries(0)}, opts.RequestOptions...)
-	n.reqOpts = append(n.reqOpts, option.WithMaxRetries(0))
+	n := &Namespace{client: svc, account: accountID, id: namespaceID, opts: opts, log: opts.Logger}
+	n.reqOpts = append([]option.RequestOption{option.WithEnvironmentProduction(), option.WithMaxRetries(0)}, opts.RequestOptions...)
+	n.reqOpts = append(n.reqOpts, option.WithMaxRetries(0), option.WithMiddleware(observe))
 	return n, nil
 }
 
@@ -179,22 +185,31 @@ func fail(op, key string, err error) error {
 	return &kv.Error{Op: op, Key: key, Err: err}
 }
 
-// isNotFound reports a 404 for a missing key (code 10009, or no code).
+// isNotFound reports a 404 for a missing key: code 10009, or no code at all
+// (404 with code 10013 is a missing namespace, an error).
 func isNotFound(err error) bool {
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
 		return false
 	}
-	var ce *cf.Error
-	if errors.As(err, &ce) {
-		for _, d := range ce.Errors {
-			if d.Code == 10009 {
-				return true
-			}
+	for _, d := range ae.Errors {
+		if d.Code == codeKeyNotFound {
+			return true
 		}
-		return len(ce.Errors) == 0
 	}
-	return false
+	return len(ae.Errors) == 0
+}
+
+// codeKeyNotFound is the API's error code for a missing key.
+const codeKeyNotFound = 10009
+
+// valueGetParams returns the parameters of a value read. The SDK's param
+// fields are of an internal type, so they are set field by field rather
+// than through the root package's F helper (importing the root package
+// would compile the whole SDK, several minutes on a small machine).
+func (n *Namespace) valueGetParams() (p cfkv.NamespaceValueGetParams) {
+	p.AccountID.Value, p.AccountID.Present = n.account, true
+	return p
 }
 
 // Get implements kv.Namespace. Without metadata it is one GET of the value
@@ -241,8 +256,9 @@ func (n *Namespace) getSeparately(ctx context.Context, key string) (kv.Item, boo
 	}
 	err = n.do(ctx, opMetadata, func(ctx context.Context) error {
 		var raw []byte
-		_, err := n.client.KV.Namespaces.Metadata.Get(ctx, n.id, escape(key),
-			cfkv.NamespaceMetadataGetParams{AccountID: cf.F(n.account)}, n.ro(option.WithResponseBodyInto(&raw))...)
+		var p cfkv.NamespaceMetadataGetParams
+		p.AccountID.Value, p.AccountID.Present = n.account, true
+		_, err := n.client.Namespaces.Metadata.Get(ctx, n.id, escape(key), p, n.ro(option.WithResponseBodyInto(&raw))...)
 		if err != nil {
 			return err
 		}
@@ -270,8 +286,7 @@ func (n *Namespace) getSeparately(ctx context.Context, key string) (kv.Item, boo
 func (n *Namespace) open(ctx context.Context, op, key string) (io.ReadCloser, time.Time, bool, error) {
 	var res *http.Response
 	err := n.do(ctx, opGet, func(ctx context.Context) error {
-		r, err := n.client.KV.Namespaces.Values.Get(ctx, n.id, escape(key),
-			cfkv.NamespaceValueGetParams{AccountID: cf.F(n.account)}, n.ro()...)
+		r, err := n.client.Namespaces.Values.Get(ctx, n.id, escape(key), n.valueGetParams(), n.ro()...)
 		if err != nil {
 			if r != nil && r.Body != nil {
 				_ = r.Body.Close()
@@ -309,8 +324,15 @@ func (n *Namespace) GetStream(ctx context.Context, key string) (io.ReadCloser, b
 }
 
 // Put implements kv.Namespace: one PUT, a raw body without metadata, else
-// multipart with the metadata as a JSON string field (a Go value would be
-// flattened by the SDK into separate form fields).
+// multipart/form-data with the value as a file part and the metadata as
+// one JSON text field, the form wrangler sends.
+//
+// The body is built here and handed to the SDK with WithRequestBody, so the
+// SDK's own multipart encoder never sees the value or the metadata. That
+// encoder has a data race (cloudflare-go v7.9.0, internal/apiform: the
+// cached encoder of an interface-typed field shares the first caller's
+// encoder struct and writes its root flag while other goroutines read it),
+// hit by concurrent Puts with metadata; see docs/upstream-bugs.md.
 func (n *Namespace) Put(ctx context.Context, key string, value []byte, opts kv.PutOptions) error {
 	if err := kv.ValidatePut(key, len(value), opts, n.opts.Clock()); err != nil {
 		return fail("put", key, err)
@@ -318,27 +340,40 @@ func (n *Namespace) Put(ctx context.Context, key string, value []byte, opts kv.P
 	if err := ctx.Err(); err != nil {
 		return fail("put", key, err)
 	}
-	params := cfkv.NamespaceValueUpdateParams{AccountID: cf.F(n.account)}
+	var params cfkv.NamespaceValueUpdateParams
+	params.AccountID.Value, params.AccountID.Present = n.account, true
 	switch {
 	case opts.TTL != 0:
-		params.ExpirationTTL = cf.F(float64(opts.TTL / time.Second))
+		params.ExpirationTTL.Value, params.ExpirationTTL.Present = float64(opts.TTL/time.Second), true
 	case !opts.Expiration.IsZero():
-		params.Expiration = cf.F(float64(opts.Expiration.Unix()))
+		params.Expiration.Value, params.Expiration.Present = float64(opts.Expiration.Unix()), true
 	}
-	hasMeta := len(opts.Metadata) > 0 && !bytes.Equal(opts.Metadata, []byte("null"))
-	if hasMeta {
-		params.Value = cf.F[cfkv.NamespaceValueUpdateParamsValueUnion](shared.UnionString(value))
-		params.Metadata = cf.F[any](string(opts.Metadata))
+	contentType, body := "application/octet-stream", value
+	if len(opts.Metadata) > 0 && !bytes.Equal(opts.Metadata, []byte("null")) {
+		contentType, body = multipartPut(value, opts.Metadata)
 	}
 	err := n.do(ctx, opPut, func(ctx context.Context) error {
-		var extra []option.RequestOption
-		if !hasMeta {
-			extra = append(extra, option.WithRequestBody("application/octet-stream", bytes.NewReader(value)))
-		}
-		_, err := n.client.KV.Namespaces.Values.Update(ctx, n.id, escape(key), params, n.ro(extra...)...)
+		_, err := n.client.Namespaces.Values.Update(ctx, n.id, escape(key), params,
+			n.ro(option.WithRequestBody(contentType, bytes.NewReader(body)))...)
 		return err
 	})
 	return fail("put", key, err)
+}
+
+// multipartPut encodes a write with metadata: the value as a file part
+// named "value" and the metadata as the JSON text of a field "metadata".
+func multipartPut(value []byte, meta json.RawMessage) (contentType string, body []byte) {
+	var buf bytes.Buffer
+	buf.Grow(len(value) + len(meta) + 512)
+	w := multipart.NewWriter(&buf)
+	h := make(textproto.MIMEHeader, 2)
+	h.Set("Content-Disposition", `form-data; name="value"; filename="blob"`)
+	h.Set("Content-Type", "application/octet-stream")
+	part, _ := w.CreatePart(h) // writes to a bytes.Buffer cannot fail
+	_, _ = part.Write(value)
+	_ = w.WriteField("metadata", string(meta))
+	_ = w.Close()
+	return w.FormDataContentType(), buf.Bytes()
 }
 
 // PutStream implements kv.StreamNamespace. The value is read into memory
@@ -364,8 +399,9 @@ func (n *Namespace) Delete(ctx context.Context, key string) error {
 		return fail("delete", key, err)
 	}
 	err := n.do(ctx, opDelete, func(ctx context.Context) error {
-		_, err := n.client.KV.Namespaces.Values.Delete(ctx, n.id, escape(key),
-			cfkv.NamespaceValueDeleteParams{AccountID: cf.F(n.account)}, n.ro()...)
+		var p cfkv.NamespaceValueDeleteParams
+		p.AccountID.Value, p.AccountID.Present = n.account, true
+		_, err := n.client.Namespaces.Values.Delete(ctx, n.id, escape(key), p, n.ro()...)
 		return err
 	})
 	if isNotFound(err) {
@@ -384,20 +420,21 @@ func (n *Namespace) List(ctx context.Context, req kv.ListRequest) (kv.ListResult
 	if err := ctx.Err(); err != nil {
 		return kv.ListResult{}, fail("list", req.Prefix, err)
 	}
-	params := cfkv.NamespaceKeyListParams{AccountID: cf.F(n.account)}
+	var params cfkv.NamespaceKeyListParams
+	params.AccountID.Value, params.AccountID.Present = n.account, true
 	if req.Prefix != "" {
-		params.Prefix = cf.F(req.Prefix)
+		params.Prefix.Value, params.Prefix.Present = req.Prefix, true
 	}
 	if req.Limit != 0 {
-		params.Limit = cf.F(float64(req.Limit))
+		params.Limit.Value, params.Limit.Present = float64(req.Limit), true
 	}
 	if req.Cursor != "" {
-		params.Cursor = cf.F(req.Cursor)
+		params.Cursor.Value, params.Cursor.Present = req.Cursor, true
 	}
 	var page []cfkv.Key
 	var cursor string
 	err := n.do(ctx, opList, func(ctx context.Context) error {
-		res, err := n.client.KV.Namespaces.Keys.List(ctx, n.id, params, n.ro()...)
+		res, err := n.client.Namespaces.Keys.List(ctx, n.id, params, n.ro()...)
 		if err != nil {
 			return err
 		}
@@ -453,17 +490,19 @@ type bulkValue struct {
 // because only that form carries each key's expiration (which a Store uses
 // to bound its cache), and drops the metadata when wantMeta is false.
 func (n *Namespace) getBulk(ctx context.Context, op, errKey string, keys []string, wantMeta bool) (map[string]kv.Item, error) {
-	params := cfkv.NamespaceBulkGetParams{
-		AccountID:    cf.F(n.account),
-		Keys:         cf.F(dedupe(keys)),
-		Type:         cf.F(cfkv.NamespaceBulkGetParamsTypeText),
-		WithMetadata: cf.F(true),
-	}
+	var params cfkv.NamespaceBulkGetParams
+	params.AccountID.Value, params.AccountID.Present = n.account, true
+	reqBody, _ := json.Marshal(struct {
+		Keys         []string `json:"keys"`
+		Type         string   `json:"type"`
+		WithMetadata bool     `json:"withMetadata"`
+	}{dedupe(keys), "text", true})
 	var raw []byte
 	err := n.do(ctx, opBulkGet, func(ctx context.Context) error {
 		// The SDK's typed result decodes to nil when any key is missing
-		// (cloudflare-kv.md §3): take the raw envelope and parse it here.
-		_, err := n.client.KV.Namespaces.BulkGet(ctx, n.id, params, n.ro(option.WithResponseBodyInto(&raw))...)
+		// (docs/cloudflare-kv.md): take the raw envelope and parse it here.
+		_, err := n.client.Namespaces.BulkGet(ctx, n.id, params,
+			n.ro(option.WithRequestBody("application/json", bytes.NewReader(reqBody)), option.WithResponseBodyInto(&raw))...)
 		return err
 	})
 	if err != nil {
@@ -520,6 +559,16 @@ func (n *Namespace) getBulk(ctx context.Context, op, errKey string, keys []strin
 	return out, nil
 }
 
+// bulkPair is one pair of a bulk write as the API takes it.
+type bulkPair struct {
+	Key           string          `json:"key"`
+	Value         string          `json:"value"`
+	Base64        bool            `json:"base64,omitempty"`
+	Expiration    int64           `json:"expiration,omitempty"`
+	ExpirationTTL int64           `json:"expiration_ttl,omitempty"`
+	Metadata      json.RawMessage `json:"metadata,omitempty"`
+}
+
 func dedupe(keys []string) []string {
 	seen := make(map[string]struct{}, len(keys))
 	out := make([]string, 0, len(keys))
@@ -540,36 +589,41 @@ func (n *Namespace) PutBulk(ctx context.Context, entries []kv.BulkEntry) error {
 		return &kv.Error{Op: "put-bulk", Err: err}
 	}
 	now := n.opts.Clock()
-	body := make([]cfkv.NamespaceBulkUpdateParamsBody, len(entries))
+	body := make([]bulkPair, len(entries))
 	for i, e := range entries {
 		if err := kv.ValidatePut(e.Key, len(e.Value), e.PutOptions, now); err != nil {
 			return &kv.Error{Op: "put-bulk", Key: e.Key, Err: err}
 		}
-		b := cfkv.NamespaceBulkUpdateParamsBody{Key: cf.F(e.Key)}
+		b := bulkPair{Key: e.Key}
 		if utf8.Valid(e.Value) {
-			b.Value = cf.F(string(e.Value))
+			b.Value = string(e.Value)
 		} else {
-			b.Value = cf.F(base64.StdEncoding.EncodeToString(e.Value))
-			b.Base64 = cf.F(true)
+			b.Value, b.Base64 = base64.StdEncoding.EncodeToString(e.Value), true
 		}
 		switch {
 		case e.TTL != 0:
-			b.ExpirationTTL = cf.F(float64(e.TTL / time.Second))
+			b.ExpirationTTL = int64(e.TTL / time.Second)
 		case !e.Expiration.IsZero():
-			b.Expiration = cf.F(float64(e.Expiration.Unix()))
+			b.Expiration = e.Expiration.Unix()
 		}
 		if len(e.Metadata) > 0 && !bytes.Equal(e.Metadata, []byte("null")) {
-			b.Metadata = cf.F[any](json.RawMessage(e.Metadata))
+			b.Metadata = e.Metadata
 		}
 		body[i] = b
 	}
 	if err := ctx.Err(); err != nil {
 		return fail("put-bulk", "", err)
 	}
-	params := cfkv.NamespaceBulkUpdateParams{AccountID: cf.F(n.account), Body: body}
+	reqBody, err := json.Marshal(body)
+	if err != nil { // metadata was validated as JSON: not reached
+		return fail("put-bulk", "", err)
+	}
+	var params cfkv.NamespaceBulkUpdateParams
+	params.AccountID.Value, params.AccountID.Present = n.account, true
 	var failed []string
-	err := n.do(ctx, opBulkPut, func(ctx context.Context) error {
-		res, err := n.client.KV.Namespaces.BulkUpdate(ctx, n.id, params, n.ro()...)
+	err = n.do(ctx, opBulkPut, func(ctx context.Context) error {
+		res, err := n.client.Namespaces.BulkUpdate(ctx, n.id, params,
+			n.ro(option.WithRequestBody("application/json", bytes.NewReader(reqBody)))...)
 		if err == nil {
 			failed = res.UnsuccessfulKeys
 		}
@@ -594,10 +648,13 @@ func (n *Namespace) DeleteBulk(ctx context.Context, keys []string) error {
 	if err := ctx.Err(); err != nil {
 		return fail("delete-bulk", "", err)
 	}
-	params := cfkv.NamespaceBulkDeleteParams{AccountID: cf.F(n.account), Body: keys}
+	var params cfkv.NamespaceBulkDeleteParams
+	params.AccountID.Value, params.AccountID.Present = n.account, true
+	reqBody, _ := json.Marshal(keys)
 	var failed []string
 	err := n.do(ctx, opBulkDelete, func(ctx context.Context) error {
-		res, err := n.client.KV.Namespaces.BulkDelete(ctx, n.id, params, n.ro()...)
+		res, err := n.client.Namespaces.BulkDelete(ctx, n.id, params,
+			n.ro(option.WithRequestBody("application/json", bytes.NewReader(reqBody)))...)
 		if err == nil {
 			failed = res.UnsuccessfulKeys
 		}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	cf "github.com/cloudflare/cloudflare-go/v7"
+	cfkv "github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -25,7 +25,7 @@ var fastRetries = cloudflare.Options{BaseBackoff: time.Millisecond, MaxBackoff: 
 func newBackend(t testing.TB, now func() time.Time, opts cloudflare.Options) (*cloudflare.Namespace, *kvtest.Server) {
 	t.Helper()
 	srv := kvtest.NewServer(t, kvtest.ServerOptions{Clock: now})
-	client := cf.NewClient(
+	client := cfkv.NewKVService(
 		option.WithBaseURL(srv.BaseURL),
 		option.WithAPIToken(srv.Token),
 		option.WithHTTPClient(srv.Client()),

@@ -10,6 +10,11 @@
 //	users := kv.Must(kv.New[User](ns, kv.Options{Prefix: "user:", CacheTTL: time.Minute}))
 //	u, found, err := users.Get(ctx, "42")
 //
+// [New] takes the SDK's KV service (kv.NewKVService, or client.KV of the
+// SDK's root client). The package imports only the SDK's kv and option
+// packages: the SDK's root package imports every Cloudflare product's API,
+// and compiling it takes minutes and over a gigabyte of memory.
+//
 // # Requests
 //
 // Every call is an HTTPS request against an account-wide budget of 1,200
@@ -25,8 +30,11 @@
 //   - Keys are escaped with url.PathEscape (the SDK does not escape them:
 //     "a/b", "a?b", "a#b" and "100%" would reach other URLs), and "", "."
 //     and ".." are rejected before any request.
-//   - Metadata is sent as one JSON string field (a Go value would be
-//     flattened into form fields by the SDK).
+//   - Request bodies are built here and handed to the SDK whole
+//     (option.WithRequestBody): metadata as one JSON text field beside the
+//     value (the SDK would flatten a Go value into separate form fields),
+//     and the SDK's multipart encoder, which has a data race under
+//     concurrent use (docs/upstream-bugs.md), is never reached.
 //   - Listing follows the cursor itself: an empty page with a cursor is not
 //     the end (the SDK's auto-pager stops there).
 //   - Bulk reads parse the raw JSON (the SDK's typed result is nil when any
@@ -45,9 +53,9 @@
 // Errors are *kv.Error values naming the operation and key. They wrap a
 // kv sentinel: kv.ErrRateLimited (429), kv.ErrUnauthorized (401/403),
 // kv.ErrUnavailable (5xx, transport), kv.ErrNotFound (404 for a missing
-// namespace; a missing key is found == false, not an error), and keep the
-// SDK's *cloudflare.Error reachable with errors.As for its Cloudflare error
-// codes. [RetryAfter] reads the wait a 429 asked for. Bulk writes that the
+// namespace; a missing key is found == false, not an error). errors.As
+// reaches an [APIError] with the HTTP status and the API's error codes and
+// messages, and through it the SDK's own error. [RetryAfter] reads the wait a 429 asked for. Bulk writes that the
 // API accepts only in part return a *kv.BulkError listing the failed keys.
 //
 // The REST API documents a minimum list limit of 10; the backend passes

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	cf "github.com/cloudflare/cloudflare-go/v7"
+	cfkv "github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 
 	"github.com/kvkit/kvkit/kv"
@@ -95,18 +95,19 @@ func isHexID(s string) bool {
 	return true
 }
 
-// Client returns an SDK client for e: its token and base URL, opts'
-// HTTPClient, and the SDK's retries off.
-func (e Env) Client(opts Options) *cf.Client {
+// Service returns the SDK's KV service for e: its token and base URL (or
+// Cloudflare's production API), opts' HTTPClient, and the SDK's retries
+// off. Unlike the SDK's root client it reads no environment variable.
+func (e Env) Service(opts Options) *cfkv.KVService {
 	hc := opts.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
-	ro := []option.RequestOption{option.WithAPIToken(e.APIToken), option.WithHTTPClient(hc), option.WithMaxRetries(0)}
+	ro := []option.RequestOption{option.WithEnvironmentProduction(), option.WithAPIToken(e.APIToken), option.WithHTTPClient(hc), option.WithMaxRetries(0)}
 	if e.BaseURL != "" {
 		ro = append(ro, option.WithBaseURL(e.BaseURL))
 	}
-	return cf.NewClient(ro...)
+	return cfkv.NewKVService(ro...)
 }
 
 // Open returns the Namespace e names.
@@ -114,7 +115,7 @@ func (e Env) Open(opts Options) (*Namespace, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	return New(e.Client(opts), e.AccountID, e.NamespaceID, opts)
+	return New(e.Service(opts), e.AccountID, e.NamespaceID, opts)
 }
 
 // FromEnv returns the Namespace named by the environment: EnvAPIToken,

@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 	"time"
 
-	cf "github.com/cloudflare/cloudflare-go/v7"
+	cfkv "github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 
 	"github.com/kvkit/kvkit/kv"
@@ -41,9 +41,10 @@ func ExampleFromEnv() {
 	fmt.Println(ns.Requests().Total(), "requests so far")
 }
 
-// New takes an SDK client you configured yourself.
+// New takes the SDK's KV service, configured as you like (or client.KV of
+// the SDK's root client, in a program that already uses it).
 func ExampleNew() {
-	client := cf.NewClient(option.WithAPIToken("your-token"))
+	client := cfkv.NewKVService(option.WithAPIToken("your-token"))
 	ns, err := cloudflare.New(client, "your-32-hex-account-id", "your-32-hex-namespace-id", cloudflare.Options{})
 	if err != nil {
 		log.Fatal(err)
@@ -62,7 +63,7 @@ func ExampleNamespace_Requests() {
 	}
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
-	client := cf.NewClient(option.WithBaseURL(ts.URL+"/client/v4"), option.WithAPIToken("local"), option.WithHTTPClient(ts.Client()))
+	client := cfkv.NewKVService(option.WithBaseURL(ts.URL+"/client/v4"), option.WithAPIToken("local"), option.WithHTTPClient(ts.Client()))
 	ns, err := cloudflare.New(client, "00000000000000000000000000000001", kvserver.NewNamespaceID(), cloudflare.Options{})
 	if err != nil {
 		log.Fatal(err)

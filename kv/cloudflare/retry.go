@@ -1,8 +1,11 @@
 package cloudflare
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
@@ -11,22 +14,25 @@ import (
 	"sync/atomic"
 	"time"
 
-	cf "github.com/cloudflare/cloudflare-go/v7"
+	"github.com/cloudflare/cloudflare-go/v7/option"
+	"github.com/cloudflare/cloudflare-go/v7/shared"
 
 	"github.com/kvkit/kvkit/kv"
 )
 
 // APIError is the cause kvkit attaches to a failed API call: the kv sentinel
 // for its class (kv.ErrRateLimited, kv.ErrUnauthorized, kv.ErrUnavailable,
-// kv.ErrNotFound, or nil for other 4xx) and the SDK's *cloudflare.Error (nil
-// for transport errors, which are in Cause). errors.Is matches the sentinel
-// and errors.As reaches the *cloudflare.Error with its Cloudflare error codes.
+// kv.ErrNotFound, or nil for other 4xx), the HTTP status and the API's error
+// codes and messages. errors.Is matches the sentinel. Cause is the SDK's
+// error (a *cloudflare.Error of the SDK's root package, for programs that
+// import it) or the transport error.
 type APIError struct {
-	Sentinel   error         // the kv sentinel, or nil
-	Status     int           // HTTP status; 0 for transport errors
-	RetryAfter time.Duration // the server's Retry-After; 0 when none
-	Attempts   int           // HTTP requests made for the call
-	Cause      error         // *cloudflare.Error or the transport error
+	Sentinel   error              // the kv sentinel, or nil
+	Status     int                // HTTP status; 0 for transport errors
+	Errors     []shared.ErrorData // the envelope's errors: Code and Message
+	RetryAfter time.Duration      // the server's Retry-After; 0 when none
+	Attempts   int                // HTTP requests made for the call
+	Cause      error              // the SDK's error or the transport error
 }
 
 func (e *APIError) Error() string {
@@ -35,12 +41,11 @@ func (e *APIError) Error() string {
 		b.WriteString(strings.TrimPrefix(e.Sentinel.Error(), "kv: "))
 		b.WriteString(": ")
 	}
-	var ce *cf.Error
 	switch {
-	case errors.As(e.Cause, &ce):
+	case e.Status != 0:
 		b.WriteString("HTTP ")
-		b.WriteString(strconv.Itoa(ce.StatusCode))
-		for _, d := range ce.Errors {
+		b.WriteString(strconv.Itoa(e.Status))
+		for _, d := range e.Errors {
 			b.WriteString(" [")
 			b.WriteString(strconv.FormatInt(d.Code, 10))
 			b.WriteString("] ")
@@ -80,16 +85,58 @@ func RetryAfter(err error) (time.Duration, bool) {
 	return 0, false
 }
 
-// classify turns an SDK error into an *APIError (or returns a context error
-// as it is). retry reports whether another attempt may succeed.
-func classify(err error) (ae *APIError, retry bool) {
-	var ce *cf.Error
-	if errors.As(err, &ce) {
-		ae = &APIError{Status: ce.StatusCode, Cause: ce}
-		if ce.Response != nil {
-			ae.RetryAfter = parseRetryAfter(ce.Response.Header, time.Now())
+// wire is what observe saw of one attempt's response.
+type wire struct {
+	status int
+	header http.Header
+	errors []shared.ErrorData
+}
+
+type wireKey struct{}
+
+// maxErrorBody bounds how much of an error response observe reads.
+const maxErrorBody = 1 << 20
+
+// observe is an SDK middleware: it records the status, headers and envelope
+// errors of an error response into the attempt's *wire (found in the
+// request's context), and hands the SDK an unread copy of the body. It lets
+// kvkit classify errors without the SDK's error type, which lives in the
+// SDK's root package.
+func observe(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	res, err := next(req)
+	w, _ := req.Context().Value(wireKey{}).(*wire)
+	if w == nil || err != nil || res == nil {
+		return res, err
+	}
+	w.status, w.header = res.StatusCode, res.Header
+	if res.StatusCode < 400 || res.Body == nil {
+		return res, nil
+	}
+	body, rerr := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
+	_ = res.Body.Close()
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	if rerr != nil {
+		return res, nil
+	}
+	var env struct {
+		Errors []shared.ErrorData `json:"errors"`
+	}
+	if json.Unmarshal(body, &env) == nil {
+		w.errors = env.Errors
+	}
+	return res, nil
+}
+
+// classify turns a failed attempt into an *APIError. w is what observe saw
+// of its response (status 0: no response, a transport error). retry reports
+// whether another attempt may succeed.
+func classify(err error, w *wire) (ae *APIError, retry bool) {
+	if w.status >= 400 {
+		ae = &APIError{Status: w.status, Errors: w.errors, Cause: err}
+		if w.header != nil {
+			ae.RetryAfter = parseRetryAfter(w.header, time.Now())
 		}
-		switch s := ce.StatusCode; {
+		switch s := w.status; {
 		case s == http.StatusTooManyRequests:
 			ae.Sentinel, retry = kv.ErrRateLimited, true
 		case s == http.StatusUnauthorized || s == http.StatusForbidden:
@@ -157,12 +204,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // or more when net/http replays an idempotent request after a keep-alive
 // connection died under it (it does so below the SDK, so only an httptrace
 // hook sees it). An attempt that never reached the wire still counts once.
-func (n *Namespace) attempt(ctx context.Context, op int, call func(ctx context.Context) error) error {
+func (n *Namespace) attempt(ctx context.Context, op int, w *wire, call func(ctx context.Context) error) error {
 	var writes atomic.Int64
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(httptrace.WroteRequestInfo) { writes.Add(1) },
 	})
-	err := call(ctx)
+	err := call(context.WithValue(ctx, wireKey{}, w))
 	n.counts[op].Add(max(1, writes.Load()))
 	return err
 }
@@ -175,14 +222,15 @@ func (n *Namespace) do(ctx context.Context, op int, call func(ctx context.Contex
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := n.attempt(ctx, op, call)
+		var w wire
+		err := n.attempt(ctx, op, &w, call)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 			return ctx.Err()
 		}
-		ae, retry := classify(err)
+		ae, retry := classify(err, &w)
 		ae.Attempts = attempt
 		if !retry || attempt >= n.opts.MaxAttempts {
 			return ae

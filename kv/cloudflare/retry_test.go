@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	cf "github.com/cloudflare/cloudflare-go/v7"
+	cfkv "github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -105,11 +105,12 @@ func TestRetries(t *testing.T) {
 		require.ErrorAs(t, err, &ke)
 		assert.Equal(t, "get", ke.Op)
 		assert.Equal(t, "k", ke.Key)
-		var ce *cf.Error
-		require.ErrorAs(t, err, &ce, "the SDK error stays reachable")
-		assert.Equal(t, http.StatusServiceUnavailable, ce.StatusCode)
 		var ae *cloudflare.APIError
 		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, http.StatusServiceUnavailable, ae.Status)
+		var sdkErr interface{ DumpResponse(bool) []byte }
+		require.ErrorAs(t, err, &sdkErr, "the SDK's own error stays reachable")
+		assert.Contains(t, string(sdkErr.DumpResponse(false)), "503")
 		assert.Equal(t, 3, ae.Attempts)
 		assert.Equal(t, 3, srv.Hits(kvserver.RouteGetValue))
 		assert.Len(t, rec.Waits(), 2)
@@ -180,10 +181,11 @@ func TestRetries(t *testing.T) {
 		srv.Inject(kvserver.RoutePutValue, kvserver.Fault{Status: http.StatusBadRequest, Code: 10001, Message: "bad"})
 		err := ns.Put(ctx, "k", []byte("v"), kv.PutOptions{})
 		require.Error(t, err)
-		var ce *cf.Error
-		require.ErrorAs(t, err, &ce)
-		require.Len(t, ce.Errors, 1)
-		assert.Equal(t, int64(10001), ce.Errors[0].Code)
+		var ae *cloudflare.APIError
+		require.ErrorAs(t, err, &ae)
+		require.Len(t, ae.Errors, 1)
+		assert.Equal(t, int64(10001), ae.Errors[0].Code)
+		assert.Equal(t, "bad", ae.Errors[0].Message)
 		assert.Equal(t, 1, srv.Hits(kvserver.RoutePutValue))
 	})
 }
@@ -191,17 +193,17 @@ func TestRetries(t *testing.T) {
 func TestWrongToken(t *testing.T) {
 	t.Parallel()
 	srv := kvtest.NewServer(t, kvtest.ServerOptions{})
-	client := cf.NewClient(option.WithBaseURL(srv.BaseURL), option.WithAPIToken("wrong"), option.WithHTTPClient(srv.Client()))
+	client := cfkv.NewKVService(option.WithBaseURL(srv.BaseURL), option.WithAPIToken("wrong"), option.WithHTTPClient(srv.Client()))
 	ns, err := cloudflare.New(client, srv.AccountID, srv.NamespaceID, fastRetries)
 	require.NoError(t, err)
 
 	_, _, err = ns.Get(context.Background(), "k", kv.GetOptions{})
 	require.ErrorIs(t, err, kv.ErrUnauthorized)
-	var ce *cf.Error
-	require.ErrorAs(t, err, &ce)
-	assert.Equal(t, http.StatusUnauthorized, ce.StatusCode)
-	require.NotEmpty(t, ce.Errors)
-	assert.Equal(t, int64(10000), ce.Errors[0].Code)
+	var ae *cloudflare.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusUnauthorized, ae.Status)
+	require.NotEmpty(t, ae.Errors)
+	assert.Equal(t, int64(10000), ae.Errors[0].Code)
 	assert.Equal(t, int64(1), ns.Requests().Total(), "401 is not retried")
 
 	require.ErrorIs(t, ns.Put(context.Background(), "k", []byte("v"), kv.PutOptions{}), kv.ErrUnauthorized)
@@ -214,7 +216,7 @@ func TestWrongToken(t *testing.T) {
 func TestUnknownNamespace(t *testing.T) {
 	t.Parallel()
 	srv := kvtest.NewServer(t, kvtest.ServerOptions{})
-	client := cf.NewClient(option.WithBaseURL(srv.BaseURL), option.WithAPIToken(srv.Token), option.WithHTTPClient(srv.Client()))
+	client := cfkv.NewKVService(option.WithBaseURL(srv.BaseURL), option.WithAPIToken(srv.Token), option.WithHTTPClient(srv.Client()))
 	ns, err := cloudflare.New(client, srv.AccountID, "ffffffffffffffffffffffffffffffff", fastRetries)
 	require.NoError(t, err)
 	err = ns.Put(context.Background(), "k", []byte("v"), kv.PutOptions{})

@@ -8,7 +8,7 @@ import (
 	"net/http/httptest"
 	"time"
 
-	cf "github.com/cloudflare/cloudflare-go/v7"
+	cfkv "github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 
 	"github.com/kvkit/kvkit/kv"
@@ -27,7 +27,7 @@ func ExampleServer_Inject() {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 
-	client := cf.NewClient(option.WithBaseURL(ts.URL+"/client/v4"), option.WithAPIToken("secret"), option.WithHTTPClient(ts.Client()))
+	client := cfkv.NewKVService(option.WithBaseURL(ts.URL+"/client/v4"), option.WithAPIToken("secret"), option.WithHTTPClient(ts.Client()))
 	ns, err := cloudflare.New(client, "00000000000000000000000000000001", nsID, cloudflare.Options{
 		// Record the waits instead of sleeping them.
 		Sleep: func(ctx context.Context, d time.Duration) error { fmt.Println("waiting", d); return nil },

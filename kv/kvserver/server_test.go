@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	cf "github.com/cloudflare/cloudflare-go/v7"
 	cfkv "github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/stretchr/testify/assert"
@@ -160,35 +159,49 @@ func TestNamespacesThroughSDK(t *testing.T) {
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
-	client := cf.NewClient(option.WithBaseURL(ts.URL+"/client/v4"), option.WithAPIToken("tok"), option.WithHTTPClient(ts.Client()), option.WithMaxRetries(0))
+	client := cfkv.NewKVService(option.WithBaseURL(ts.URL+"/client/v4"), option.WithAPIToken("tok"), option.WithHTTPClient(ts.Client()), option.WithMaxRetries(0))
 
-	created, err := client.KV.Namespaces.New(ctx, cfkv.NamespaceNewParams{AccountID: cf.F(acc), Title: cf.F("first")})
+	// The SDK's param fields are of an internal type: set them field by
+	// field (its F helper lives in the root package, which kvkit avoids).
+	var newP cfkv.NamespaceNewParams
+	newP.AccountID.Value, newP.AccountID.Present = acc, true
+	newP.Title.Value, newP.Title.Present = "first", true
+	created, err := client.Namespaces.New(ctx, newP)
 	require.NoError(t, err)
 	assert.Len(t, created.ID, 32)
 	assert.Equal(t, "first", created.Title)
-	_, err = client.KV.Namespaces.New(ctx, cfkv.NamespaceNewParams{AccountID: cf.F(acc), Title: cf.F("first")})
-	var ce *cf.Error
-	require.ErrorAs(t, err, &ce)
-	assert.Equal(t, int64(10014), ce.Errors[0].Code, "duplicate title")
+	_, err = client.Namespaces.New(ctx, newP)
+	var sdkErr interface{ DumpResponse(bool) []byte }
+	require.ErrorAs(t, err, &sdkErr)
+	assert.Contains(t, string(sdkErr.DumpResponse(true)), "10014", "duplicate title")
 
-	renamed, err := client.KV.Namespaces.Update(ctx, created.ID, cfkv.NamespaceUpdateParams{AccountID: cf.F(acc), Title: cf.F("renamed")})
+	var upP cfkv.NamespaceUpdateParams
+	upP.AccountID.Value, upP.AccountID.Present = acc, true
+	upP.Title.Value, upP.Title.Present = "renamed", true
+	renamed, err := client.Namespaces.Update(ctx, created.ID, upP)
 	require.NoError(t, err)
 	assert.Equal(t, "renamed", renamed.Title)
-	got, err := client.KV.Namespaces.Get(ctx, created.ID, cfkv.NamespaceGetParams{AccountID: cf.F(acc)})
+	var getP cfkv.NamespaceGetParams
+	getP.AccountID.Value, getP.AccountID.Present = acc, true
+	got, err := client.Namespaces.Get(ctx, created.ID, getP)
 	require.NoError(t, err)
 	assert.Equal(t, "renamed", got.Title)
 	assert.True(t, got.SupportsURLEncoding)
 
-	page, err := client.KV.Namespaces.List(ctx, cfkv.NamespaceListParams{AccountID: cf.F(acc)})
+	var listP cfkv.NamespaceListParams
+	listP.AccountID.Value, listP.AccountID.Present = acc, true
+	page, err := client.Namespaces.List(ctx, listP)
 	require.NoError(t, err)
 	require.Len(t, page.Result, 1)
 	assert.Equal(t, created.ID, page.Result[0].ID)
 
-	_, err = client.KV.Namespaces.Delete(ctx, created.ID, cfkv.NamespaceDeleteParams{AccountID: cf.F(acc)})
+	var delP cfkv.NamespaceDeleteParams
+	delP.AccountID.Value, delP.AccountID.Present = acc, true
+	_, err = client.Namespaces.Delete(ctx, created.ID, delP)
 	require.NoError(t, err)
-	_, err = client.KV.Namespaces.Get(ctx, created.ID, cfkv.NamespaceGetParams{AccountID: cf.F(acc)})
-	require.ErrorAs(t, err, &ce)
-	assert.Equal(t, http.StatusNotFound, ce.StatusCode)
+	_, err = client.Namespaces.Get(ctx, created.ID, getP)
+	require.ErrorAs(t, err, &sdkErr)
+	assert.Contains(t, string(sdkErr.DumpResponse(false)), "404")
 	assert.Equal(t, 7, srv.Hits(kvserver.RouteAny))
 	assert.Equal(t, 2, srv.Hits(kvserver.RouteCreateNamespace))
 }
