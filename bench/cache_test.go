@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,7 +34,7 @@ func cacheEchoServers(tb testing.TB) map[string]*echo.Echo {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = rc.Close() })
+	tb.Cleanup(func() { _ = rc.Close(context.Background()) })
 	adapter, err := memory.NewAdapter(memory.AdapterWithAlgorithm(memory.LRU), memory.AdapterWithCapacity(10_000))
 	if err != nil {
 		tb.Fatal(err)
@@ -120,7 +121,7 @@ func BenchmarkCacheKVCalls(b *testing.B) {
 		for range 50 {
 			<-done
 		}
-		_ = rc.Close()
+		_ = rc.Close(context.Background())
 		c := ns.Counts()
 		b.ReportMetric(float64(c.Reads()), "kv-reads/1000req")
 		b.ReportMetric(float64(c.Writes()), "kv-writes/1000req")

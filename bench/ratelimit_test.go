@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/httprate"
 
 	"github.com/kvkit/kvkit/kv/memory"
+	"github.com/kvkit/kvkit/middleware/httpkey"
 	"github.com/kvkit/kvkit/middleware/nethttp"
 	"github.com/kvkit/kvkit/patterns/counter"
 )
@@ -75,7 +76,7 @@ func BenchmarkRateLimitOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer lim.Close(context.Background())
-	kvkit := nethttp.RateLimit(lim, counter.KeyByIP(), nethttp.RateLimitConfig{})(bare)
+	kvkit := nethttp.RateLimit(lim, httpkey.ByIP(httpkey.IPConfig{}))(bare)
 
 	chi := httprate.LimitBy(limit, window, func(r *http.Request) (string, error) {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)

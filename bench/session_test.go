@@ -94,7 +94,7 @@ func sessionOurs(tb testing.TB, handler func(*session.Manager[sessionUser]) http
 	require.NoError(tb, s.Set(context.Background(), sessionUser{ID: "u1", Role: "admin"}))
 	c, err := s.Commit(context.Background())
 	require.NoError(tb, err)
-	return nethttp.Session(m, nethttp.SessionOptions{})(handler(m)), "session=" + c.Value
+	return nethttp.Session(m)(handler(m)), "session=" + c.Value
 }
 
 // sessionSCS returns scs's LoadAndSave over its memstore and a signed-in
@@ -225,8 +225,8 @@ func BenchmarkSessionMiddlewareOnly(b *testing.B) {
 func sessionKVMix(tb testing.TB) (kvtest.Counts, int) {
 	ns := kvtest.NewCountingBulk(memory.New(memory.Options{}))
 	m := session.Must(session.New[sessionUser](ns, session.Options{}))
-	read := nethttp.Session(m, nethttp.SessionOptions{})(sessionCases[0].ours(m))
-	write := nethttp.Session(m, nethttp.SessionOptions{})(sessionCases[1].ours(m))
+	read := nethttp.Session(m)(sessionCases[0].ours(m))
+	write := nethttp.Session(m)(sessionCases[1].ours(m))
 	cookies := make([]string, 50)
 	for i := range cookies {
 		s := m.Open("")

@@ -46,7 +46,7 @@ func (s *Store[T]) GetMany(ctx context.Context, keys []string, opts ...ReadOptio
 	}
 
 	var mu sync.Mutex
-	keep := func(k string, gen uint64, it Item, found bool) error {
+	keep := func(k string, gen uint64, it Entry[[]byte], found bool) error {
 		c := cached[T]{found: found}
 		if found {
 			if err := s.codec.Unmarshal(it.Value, &c.v); err != nil {
@@ -136,7 +136,7 @@ type PutEntry[T any] struct {
 // listing them (without prefix); the others were written.
 func (s *Store[T]) PutMany(ctx context.Context, entries []PutEntry[T]) error {
 	now := s.now()
-	batch := make([]BulkEntry, len(entries))
+	batch := make([]Pair, len(entries))
 	for i, e := range entries {
 		full := s.prefix + e.Key
 		if err := validatePrefixed(s.prefix, e.Key); err != nil {
@@ -153,7 +153,7 @@ func (s *Store[T]) PutMany(ctx context.Context, entries []PutEntry[T]) error {
 		if err := ValidateValue(len(data)); err != nil {
 			return &Error{Op: "put-many", Key: full, Err: err}
 		}
-		batch[i] = BulkEntry{Key: full, Value: data, PutOptions: po}
+		batch[i] = Pair{Key: full, Value: data, PutOptions: po}
 	}
 	if len(batch) == 0 {
 		return nil

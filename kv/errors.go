@@ -34,6 +34,8 @@ const (
 	ErrInvalidBatch kvError = "kv: invalid batch size"
 	// ErrInvalidLimit: a list limit outside 0..MaxListLimit.
 	ErrInvalidLimit kvError = "kv: invalid list limit"
+	// ErrInvalidCursor: a list cursor the backend never issued.
+	ErrInvalidCursor kvError = "kv: invalid list cursor"
 	// ErrInvalidOptions: a Store or backend constructed with unusable options.
 	ErrInvalidOptions kvError = "kv: invalid options"
 	// ErrCodec: a value or metadata could not be encoded or decoded.

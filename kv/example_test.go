@@ -137,9 +137,9 @@ func ExampleStore_ListPage() {
 		_ = s.Put(ctx, fmt.Sprint("k", i), i)
 	}
 	// Resumable paging: keep the cursor (in a URL, a job's state, ...).
-	page, _ := s.ListPage(ctx, kv.ListOptions{PageSize: 2})
+	page, _ := s.ListPage(ctx, kv.ListOptions{Limit: 2})
 	fmt.Println(len(page.Keys), page.Complete)
-	page, _ = s.ListPage(ctx, kv.ListOptions{PageSize: 2, Cursor: page.Cursor})
+	page, _ = s.ListPage(ctx, kv.ListOptions{Limit: 2, Cursor: page.Cursor})
 	fmt.Println(page.Keys[0].Name)
 	// Output:
 	// 2 false

@@ -8,25 +8,29 @@ import (
 	"time"
 )
 
-// ListOptions selects keys of a Store. Prefix is a sub-prefix after the
-// Store's own: with a Store prefix "user:" and Prefix "active:" the listing
-// covers "user:active:*" and yields names without "user:".
+// ListOptions selects one page of keys, from a Namespace or a Store.
+//
+// To a Namespace, Prefix is literal and case-sensitive. To a Store it is a
+// sub-prefix after the Store's own: with a Store prefix "user:" and Prefix
+// "active:" the listing covers "user:active:*" and yields names without
+// "user:".
 type ListOptions struct {
-	Prefix   string // sub-prefix; "" lists the whole Store
-	PageSize int    // keys per request, 1..MaxListLimit; 0 = MaxListLimit
-	Cursor   string // resume after a page; "" starts at the beginning
+	Prefix string // "" lists everything (the whole Store)
+	Limit  int    // keys per page, 1..MaxListLimit; 0 = MaxListLimit
+	Cursor string // from the previous page; "" starts at the beginning
 }
 
-// Key is one listed key of a Store.
-type Key struct {
-	Name       string          // without the Store's prefix
+// KeyInfo is one listed key. From a Store, Name is without the Store's
+// prefix.
+type KeyInfo struct {
+	Name       string
 	Expiration time.Time       // zero when the key does not expire
 	Metadata   json.RawMessage // nil when none
 }
 
 // DecodeMetadata decodes the key's metadata into v (a pointer). It returns
 // ErrNotFound when the key has no metadata.
-func (k Key) DecodeMetadata(v any) error {
+func (k KeyInfo) DecodeMetadata(v any) error {
 	if len(k.Metadata) == 0 {
 		return &Error{Op: "metadata", Key: k.Name, Err: ErrNotFound}
 	}
@@ -36,10 +40,12 @@ func (k Key) DecodeMetadata(v any) error {
 	return nil
 }
 
-// Page is one page of a listing. Cursor resumes after it; it is "" when
+// Page is one page of a listing, from a Namespace or a Store. A page may be
+// empty and yet not Complete (KV skips deleted and expired keys): keep going
+// while Complete is false. Cursor resumes after the page; it is "" when
 // Complete.
 type Page struct {
-	Keys     []Key
+	Keys     []KeyInfo
 	Cursor   string
 	Complete bool
 }
@@ -48,24 +54,25 @@ type Page struct {
 // Cursor in the next call's options. A page may be empty and still not
 // Complete (KV skips deleted and expired keys); keep going until Complete.
 func (s *Store[T]) ListPage(ctx context.Context, opts ListOptions) (Page, error) {
-	if opts.PageSize < 0 || opts.PageSize > MaxListLimit {
+	if opts.Limit < 0 || opts.Limit > MaxListLimit {
 		return Page{}, &Error{Op: "list", Key: s.prefix + opts.Prefix, Err: ErrInvalidLimit}
 	}
 	prefix := s.prefix + opts.Prefix
-	res, err := s.ns.List(ctx, ListRequest{Prefix: prefix, Limit: opts.PageSize, Cursor: opts.Cursor})
+	res, err := s.ns.List(ctx, ListOptions{Prefix: prefix, Limit: opts.Limit, Cursor: opts.Cursor})
 	if err != nil {
 		return Page{}, wrap("list", prefix, err)
 	}
 	if !res.Complete && res.Cursor == "" {
 		return Page{}, &Error{Op: "list", Key: prefix, Err: errors.New("backend returned an incomplete page without a cursor")}
 	}
-	p := Page{Keys: make([]Key, 0, len(res.Keys)), Cursor: res.Cursor, Complete: res.Complete}
+	p := Page{Keys: res.Keys[:0], Cursor: res.Cursor, Complete: res.Complete}
 	for _, k := range res.Keys {
 		name, ok := StripPrefix(s.prefix, k.Name)
 		if !ok {
 			continue // not ours: a backend that ignores prefixes
 		}
-		p.Keys = append(p.Keys, Key{Name: name, Expiration: k.Expiration, Metadata: k.Metadata})
+		k.Name = name
+		p.Keys = append(p.Keys, k)
 	}
 	if p.Complete {
 		p.Cursor = ""
@@ -76,14 +83,14 @@ func (s *Store[T]) ListPage(ctx context.Context, opts ListOptions) (Page, error)
 // Keys returns an iterator over the Store's keys under opts.Prefix in UTF-8
 // byte order, fetching pages lazily (and going on past empty pages that are
 // not the last). Each run of the iterator lists afresh. If a page fails, the
-// iterator yields the zero Key and the error once, then stops.
-func (s *Store[T]) Keys(ctx context.Context, opts ListOptions) iter.Seq2[Key, error] {
-	return func(yield func(Key, error) bool) {
+// iterator yields the zero KeyInfo and the error once, then stops.
+func (s *Store[T]) Keys(ctx context.Context, opts ListOptions) iter.Seq2[KeyInfo, error] {
+	return func(yield func(KeyInfo, error) bool) {
 		o := opts
 		for {
 			p, err := s.ListPage(ctx, o)
 			if err != nil {
-				yield(Key{}, err)
+				yield(KeyInfo{}, err)
 				return
 			}
 			for _, k := range p.Keys {
@@ -101,8 +108,8 @@ func (s *Store[T]) Keys(ctx context.Context, opts ListOptions) iter.Seq2[Key, er
 
 // ListAll collects every key under opts.Prefix. On error it returns the keys
 // gathered so far with the error.
-func (s *Store[T]) ListAll(ctx context.Context, opts ListOptions) ([]Key, error) {
-	var out []Key
+func (s *Store[T]) ListAll(ctx context.Context, opts ListOptions) ([]KeyInfo, error) {
+	var out []KeyInfo
 	for k, err := range s.Keys(ctx, opts) {
 		if err != nil {
 			return out, err

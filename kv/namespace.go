@@ -15,17 +15,20 @@ import (
 // validate their input with [ValidatePut], [ValidateKey] and friends before
 // doing any work, and return errors that wrap this package's sentinels.
 type Namespace interface {
-	// Get reads one key. With opts.WithMetadata the item's Metadata is filled
-	// too; without it a backend may leave Metadata nil to save a request.
-	// Expiration is filled whenever the backend knows it.
-	Get(ctx context.Context, key string, opts GetOptions) (item Item, found bool, err error)
+	// Get reads one key. The entry's Key is key. With opts.WithMetadata its
+	// Metadata is filled too; without it a backend may leave Metadata nil to
+	// save a request. Expiration is filled whenever the backend knows it.
+	Get(ctx context.Context, key string, opts GetOptions) (entry Entry[[]byte], found bool, err error)
 	// Put writes value under key, replacing value, expiration and metadata
 	// together. A rejected put stores nothing.
 	Put(ctx context.Context, key string, value []byte, opts PutOptions) error
 	// Delete removes key. Deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 	// List returns one page of keys in UTF-8 byte order.
-	List(ctx context.Context, opts ListRequest) (ListResult, error)
+	// opts.Prefix is literal and opts.Limit is 1..MaxListLimit (0 means
+	// MaxListLimit). A cursor the backend never issued either fails with
+	// ErrInvalidCursor or starts the listing over; it never skips keys.
+	List(ctx context.Context, opts ListOptions) (Page, error)
 }
 
 // BulkNamespace is implemented by backends with bulk endpoints (the REST API
@@ -35,11 +38,11 @@ type BulkNamespace interface {
 	Namespace
 	// GetBulk reads 1..MaxBulkGet keys in one call. Missing keys are absent
 	// from the map. Duplicates are merged.
-	GetBulk(ctx context.Context, keys []string, opts GetOptions) (map[string]Item, error)
-	// PutBulk writes 1..MaxBulkWrite entries in one call. Invalid input
+	GetBulk(ctx context.Context, keys []string, opts GetOptions) (map[string]Entry[[]byte], error)
+	// PutBulk writes 1..MaxBulkWrite pairs in one call. Invalid input
 	// rejects the whole call before anything is written; a backend failure for
 	// some keys is a *BulkError naming them.
-	PutBulk(ctx context.Context, entries []BulkEntry) error
+	PutBulk(ctx context.Context, pairs []Pair) error
 	// DeleteBulk deletes 1..MaxBulkWrite keys in one call.
 	DeleteBulk(ctx context.Context, keys []string) error
 }
@@ -52,13 +55,6 @@ type StreamNamespace interface {
 	GetStream(ctx context.Context, key string) (r io.ReadCloser, found bool, err error)
 	// PutStream writes the value read from r (at most MaxValueSize bytes).
 	PutStream(ctx context.Context, key string, r io.Reader, opts PutOptions) error
-}
-
-// Item is one stored value with what KV keeps beside it.
-type Item struct {
-	Value      []byte
-	Metadata   json.RawMessage // nil when none (or not requested)
-	Expiration time.Time       // zero when the key does not expire
 }
 
 // GetOptions tunes a read.
@@ -75,31 +71,10 @@ type PutOptions struct {
 	Metadata   json.RawMessage // JSON, <= MaxMetadataSize bytes; nil = none
 }
 
-// BulkEntry is one pair of a bulk write.
-type BulkEntry struct {
+// Pair is one key-value pair of a bulk write ([BulkNamespace.PutBulk]): the
+// byte-level form of what [Store.PutMany] takes as PutEntry values.
+type Pair struct {
 	Key   string
 	Value []byte
 	PutOptions
-}
-
-// ListRequest asks a Namespace for one page of a listing.
-type ListRequest struct {
-	Prefix string // literal, case-sensitive
-	Limit  int    // 1..MaxListLimit; 0 means MaxListLimit
-	Cursor string // from the previous page; "" for the first
-}
-
-// ListResult is one page of a listing. A page may be empty and yet not
-// complete: callers keep going while Complete is false.
-type ListResult struct {
-	Keys     []KeyInfo
-	Cursor   string // "" when Complete
-	Complete bool
-}
-
-// KeyInfo describes one listed key.
-type KeyInfo struct {
-	Name       string
-	Expiration time.Time       // zero when the key does not expire
-	Metadata   json.RawMessage // nil when none
 }

@@ -294,7 +294,7 @@ type slowNS struct {
 	release chan struct{}
 }
 
-func (s *slowNS) Get(ctx context.Context, key string, o kv.GetOptions) (kv.Item, bool, error) {
+func (s *slowNS) Get(ctx context.Context, key string, o kv.GetOptions) (kv.Entry[[]byte], bool, error) {
 	it, found, err := s.Namespace.Get(ctx, key, o)
 	s.entered <- struct{}{}
 	<-s.release
@@ -422,8 +422,8 @@ func TestPutManyValidatesFirst(t *testing.T) {
 // partialNS fails bulk writes for keys that contain "fail".
 type partialNS struct{ *memory.Namespace }
 
-func (p partialNS) PutBulk(ctx context.Context, entries []kv.BulkEntry) error {
-	var ok []kv.BulkEntry
+func (p partialNS) PutBulk(ctx context.Context, entries []kv.Pair) error {
+	var ok []kv.Pair
 	var failed []string
 	for _, e := range entries {
 		if strings.Contains(e.Key, "fail") {
@@ -503,13 +503,13 @@ func TestList(t *testing.T) {
 
 	// Stopping early makes no more calls.
 	f.ns.Reset()
-	for range s.Keys(ctx, kv.ListOptions{PageSize: 10}) {
+	for range s.Keys(ctx, kv.ListOptions{Limit: 10}) {
 		break
 	}
 	assert.EqualValues(t, 1, f.ns.Counts().List)
 
 	// Resumable paging.
-	p, err := s.ListPage(ctx, kv.ListOptions{Prefix: "active:", PageSize: 1000})
+	p, err := s.ListPage(ctx, kv.ListOptions{Prefix: "active:", Limit: 1000})
 	require.NoError(t, err)
 	assert.Len(t, p.Keys, 1000)
 	require.False(t, p.Complete)
@@ -517,7 +517,7 @@ func TestList(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "active:1000", p.Keys[0].Name)
 
-	_, err = s.ListPage(ctx, kv.ListOptions{PageSize: 1001})
+	_, err = s.ListPage(ctx, kv.ListOptions{Limit: 1001})
 	require.ErrorIs(t, err, kv.ErrInvalidLimit)
 }
 
@@ -529,12 +529,12 @@ type emptyPagesNS struct {
 	empty int
 }
 
-func (e *emptyPagesNS) List(ctx context.Context, r kv.ListRequest) (kv.ListResult, error) {
+func (e *emptyPagesNS) List(ctx context.Context, r kv.ListOptions) (kv.Page, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.empty > 0 {
 		e.empty--
-		return kv.ListResult{Keys: nil, Cursor: r.Cursor + "~", Complete: false}, nil
+		return kv.Page{Keys: nil, Cursor: r.Cursor + "~", Complete: false}, nil
 	}
 	r.Cursor = strings.TrimRight(r.Cursor, "~")
 	return e.Namespace.List(ctx, r)

@@ -233,7 +233,7 @@ func flagsSetCmd() *command {
 				defer cancel()
 				var f flags.Flag
 				if !*replace {
-					cur, _, err := c.Lookup(ctx, name) // zero Flag when absent
+					cur, _, err := c.Get(ctx, name) // zero Flag when absent
 					if err != nil {
 						return err
 					}
@@ -334,7 +334,7 @@ func flagsEvalCmd() *command {
 				}
 				ctx, cancel := context.WithTimeout(ctx, callTimeout)
 				defer cancel()
-				f, found, err := c.Lookup(ctx, name)
+				f, found, err := c.Get(ctx, name)
 				if err != nil {
 					return err
 				}

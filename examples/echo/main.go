@@ -20,6 +20,7 @@ import (
 
 	"github.com/kvkit/kvkit/examples/internal/demo"
 	kvecho "github.com/kvkit/kvkit/middleware/echo"
+	"github.com/kvkit/kvkit/middleware/httpkey"
 	"github.com/kvkit/kvkit/patterns/counter"
 )
 
@@ -87,7 +88,7 @@ func routes(a *demo.App) http.Handler {
 		return c.JSON(http.StatusOK, demo.APIHello(a.UserID(c.Request())))
 	}, kvecho.RateLimitWithConfig(kvecho.RateLimitConfig{
 		Limiter: a.Limiter,
-		KeyFunc: counter.KeyByIP(),
+		KeyFunc: httpkey.ByIP(httpkey.IPConfig{}),
 		DenyHandler: func(c echo.Context, res counter.Result) error {
 			return render(c, a, http.StatusTooManyRequests, "limited",
 				map[string]any{"Limit": res.Limit, "RetryAfter": int(res.RetryAfter.Seconds() + 0.999)}, nil)

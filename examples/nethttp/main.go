@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/kvkit/kvkit/examples/internal/demo"
+	"github.com/kvkit/kvkit/middleware/httpkey"
 	"github.com/kvkit/kvkit/middleware/nethttp"
 	"github.com/kvkit/kvkit/patterns/counter"
 )
@@ -84,22 +85,24 @@ func routes(a *demo.App) http.Handler {
 	mux.Handle("GET /slow", nethttp.Cache(a.Responses)(slow))
 
 	// The API sits behind the rate limit, keyed by client IP.
-	limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	limited := func(w http.ResponseWriter, r *http.Request, _ counter.Result) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusTooManyRequests)
 		retry, _ := strconv.Atoi(w.Header().Get("Retry-After"))
 		_ = a.Render(w, "limited", map[string]any{"Limit": demo.APILimit, "RetryAfter": retry})
-	})
+	}
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(demo.APIHello(a.UserID(r)))
 	})
-	mux.Handle("GET /api/hello", nethttp.RateLimit(a.Limiter, counter.KeyByIP(), nethttp.RateLimitConfig{LimitHandler: limited})(api))
+	mux.Handle("GET /api/hello", nethttp.RateLimitWithConfig(nethttp.RateLimitConfig{
+		Limiter: a.Limiter, KeyFunc: httpkey.ByIP(httpkey.IPConfig{}), DenyHandler: limited,
+	})(api))
 
 	// Sessions outermost; the flag evaluator reads the user from them.
 	var h http.Handler = mux
 	h = nethttp.Flags(a.Flags, a.UserID)(h)
-	h = nethttp.Session(a.Sessions, nethttp.SessionOptions{})(h)
+	h = nethttp.Session(a.Sessions)(h)
 	return h
 }
 

@@ -65,7 +65,7 @@ func run(ctx context.Context) error {
 
 	fmt.Fprintln(out, "== listing (auto-paginating, prefix stripped)")
 	n := 0
-	for key, err := range users.Keys(ctx, kv.ListOptions{Prefix: "active:", PageSize: 100}) {
+	for key, err := range users.Keys(ctx, kv.ListOptions{Prefix: "active:", Limit: 100}) {
 		if err != nil {
 			return err
 		}

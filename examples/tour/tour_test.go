@@ -13,6 +13,7 @@ import (
 
 	"github.com/kvkit/kvkit/kv/memory"
 	kvecho "github.com/kvkit/kvkit/middleware/echo"
+	"github.com/kvkit/kvkit/middleware/httpkey"
 	"github.com/kvkit/kvkit/middleware/nethttp"
 	"github.com/kvkit/kvkit/patterns/cache"
 	"github.com/kvkit/kvkit/patterns/counter"
@@ -34,7 +35,7 @@ func Example_netHTTP() {
 	fl := flags.Must(flags.New(ns, flags.Options{}))
 	_ = fl.Set(ctx, "new-ui", flags.Flag{Enabled: true, RolloutPercent: 50})
 	pages, _ := cache.NewResponseCache(ns, cache.ResponseOptions{TTL: 30 * time.Second})
-	defer pages.Close()
+	defer pages.Close(context.Background())
 	limiter, _ := counter.NewLimiter(ns, 5, time.Minute, counter.LimiterOptions{})
 	defer limiter.Close(ctx)
 	userID := sessions.UserID(func(u User) string { return u.Name })
@@ -50,10 +51,10 @@ func Example_netHTTP() {
 	mux.Handle("GET /report", nethttp.Cache(pages)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "an expensive report") // runs once per 30 s
 	})))
-	mux.Handle("GET /api", nethttp.RateLimit(limiter, counter.KeyByIP(), nethttp.RateLimitConfig{})(
+	mux.Handle("GET /api", nethttp.RateLimit(limiter, httpkey.ByIP(httpkey.IPConfig{}))(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })))
 
-	app := nethttp.Session(sessions, nethttp.SessionOptions{})(nethttp.Flags(fl, userID)(mux))
+	app := nethttp.Session(sessions)(nethttp.Flags(fl, userID)(mux))
 
 	srv := httptest.NewServer(app) // http.ListenAndServe(":8080", app) in a real program
 	defer srv.Close()
@@ -81,7 +82,7 @@ func Example_echo() {
 	fl := flags.Must(flags.New(ns, flags.Options{}))
 	_ = fl.Set(ctx, "new-ui", flags.Flag{Enabled: true, RolloutPercent: 50})
 	pages, _ := cache.NewResponseCache(ns, cache.ResponseOptions{TTL: 30 * time.Second})
-	defer pages.Close()
+	defer pages.Close(context.Background())
 	limiter, _ := counter.NewLimiter(ns, 5, time.Minute, counter.LimiterOptions{})
 	defer limiter.Close(ctx)
 	userID := sessions.UserID(func(u User) string { return u.Name })
@@ -100,7 +101,7 @@ func Example_echo() {
 	}, kvecho.Cache(pages))
 	e.GET("/api", func(c echo.Context) error {
 		return c.String(http.StatusOK, "ok\n")
-	}, kvecho.RateLimit(limiter, counter.KeyByIP()))
+	}, kvecho.RateLimit(limiter, httpkey.ByIP(httpkey.IPConfig{})))
 
 	srv := httptest.NewServer(e) // e.Start(":8080") in a real program
 	defer srv.Close()

@@ -25,9 +25,9 @@ func TestPartialBulkFailure(t *testing.T) {
 	ctx := context.Background()
 	ns, srv := newBackend(t, time.Now, fastRetries)
 
-	entries := make([]kv.BulkEntry, 10)
+	entries := make([]kv.Pair, 10)
 	for i := range entries {
-		entries[i] = kv.BulkEntry{Key: fmt.Sprintf("k%d", i), Value: []byte("v")}
+		entries[i] = kv.Pair{Key: fmt.Sprintf("k%d", i), Value: []byte("v")}
 	}
 	srv.Inject(kvserver.RouteBulkWrite, kvserver.Fault{FailKeys: []string{"k3", "k7"}})
 	err := ns.PutBulk(ctx, entries)
@@ -60,15 +60,15 @@ func TestEmptyIncompletePages(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ns, srv := newBackend(t, time.Now, fastRetries)
-	entries := make([]kv.BulkEntry, 25)
+	entries := make([]kv.Pair, 25)
 	for i := range entries {
-		entries[i] = kv.BulkEntry{Key: fmt.Sprintf("k%02d", i), Value: []byte("v")}
+		entries[i] = kv.Pair{Key: fmt.Sprintf("k%02d", i), Value: []byte("v")}
 	}
 	require.NoError(t, ns.PutBulk(ctx, entries))
 
 	// An empty first page, and an empty page between real ones.
 	srv.Inject(kvserver.RouteListKeys, kvserver.Fault{EmptyPage: true}, kvserver.Fault{}, kvserver.Fault{EmptyPage: true})
-	res, err := ns.List(ctx, kv.ListRequest{Limit: 10})
+	res, err := ns.List(ctx, kv.ListOptions{Limit: 10})
 	require.NoError(t, err)
 	assert.Empty(t, res.Keys)
 	assert.False(t, res.Complete, "an empty page with a cursor is not the end")
@@ -79,7 +79,7 @@ func TestEmptyIncompletePages(t *testing.T) {
 	srv.ClearFaults()
 	srv.Inject(kvserver.RouteListKeys, kvserver.Fault{EmptyPage: true}, kvserver.Fault{}, kvserver.Fault{EmptyPage: true})
 	ns.ResetRequests()
-	keys, err := store.ListAll(ctx, kv.ListOptions{PageSize: 10})
+	keys, err := store.ListAll(ctx, kv.ListOptions{Limit: 10})
 	require.NoError(t, err)
 	assert.Len(t, keys, 25)
 	assert.Equal(t, int64(5), ns.Requests().List, "3 real pages + 2 empty ones")
@@ -121,9 +121,9 @@ func TestMetadataRoundTrip(t *testing.T) {
 	for name, m := range metas {
 		require.NoError(t, ns.Put(ctx, "single:"+name, []byte("v"), kv.PutOptions{Metadata: json.RawMessage(m)}))
 	}
-	var bulk []kv.BulkEntry
+	var bulk []kv.Pair
 	for name, m := range metas {
-		bulk = append(bulk, kv.BulkEntry{Key: "bulk:" + name, Value: []byte("v"), PutOptions: kv.PutOptions{Metadata: json.RawMessage(m)}})
+		bulk = append(bulk, kv.Pair{Key: "bulk:" + name, Value: []byte("v"), PutOptions: kv.PutOptions{Metadata: json.RawMessage(m)}})
 	}
 	require.NoError(t, ns.PutBulk(ctx, bulk))
 
@@ -147,7 +147,7 @@ func TestMetadataRoundTrip(t *testing.T) {
 	}
 	assert.Equal(t, cloudflare.Requests{BulkGet: int64(len(metas))}, ns.Requests(), "value + metadata in one request each")
 
-	res, err := ns.List(ctx, kv.ListRequest{Prefix: "bulk:"})
+	res, err := ns.List(ctx, kv.ListOptions{Prefix: "bulk:"})
 	require.NoError(t, err)
 	require.Len(t, res.Keys, len(metas))
 	for _, k := range res.Keys {
@@ -178,7 +178,7 @@ func TestBinaryValues(t *testing.T) {
 
 	require.NoError(t, ns.Put(ctx, "raw", bin, kv.PutOptions{}))
 	require.NoError(t, ns.Put(ctx, "multipart", bin, kv.PutOptions{Metadata: json.RawMessage(`{"a":1}`), TTL: time.Hour}))
-	require.NoError(t, ns.PutBulk(ctx, []kv.BulkEntry{
+	require.NoError(t, ns.PutBulk(ctx, []kv.Pair{
 		{Key: "bulk", Value: bin},
 		{Key: "text", Value: []byte("plain ü")},
 		{Key: "fffd", Value: fffd},
@@ -301,7 +301,7 @@ func TestInvalidInputCostsNothing(t *testing.T) {
 	// The absolute expiration is checked against Options.Clock.
 	assert.ErrorIs(t, ns.Put(ctx, "k", []byte("v"), kv.PutOptions{Expiration: clock.Now().Add(30 * time.Second)}), kv.ErrInvalidExpiration)
 	assert.ErrorIs(t, ns.Put(ctx, "k", []byte("v"), kv.PutOptions{Metadata: json.RawMessage(`{`)}), kv.ErrInvalidMetadata)
-	_, err := ns.List(ctx, kv.ListRequest{Limit: 1001})
+	_, err := ns.List(ctx, kv.ListOptions{Limit: 1001})
 	assert.ErrorIs(t, err, kv.ErrInvalidLimit)
 	assert.ErrorIs(t, ns.DeleteBulk(ctx, []string{"a", ".."}), kv.ErrInvalidKey)
 	assert.Zero(t, ns.Requests().Total())

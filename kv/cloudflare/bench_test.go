@@ -46,10 +46,10 @@ func BenchmarkGetBulk100(b *testing.B) {
 	ns, _ := newBackend(b, time.Now, fastRetries)
 	ctx := context.Background()
 	keys := make([]string, 100)
-	entries := make([]kv.BulkEntry, 100)
+	entries := make([]kv.Pair, 100)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("key/%03d", i)
-		entries[i] = kv.BulkEntry{Key: keys[i], Value: []byte("a small value")}
+		entries[i] = kv.Pair{Key: keys[i], Value: []byte("a small value")}
 	}
 	if err := ns.PutBulk(ctx, entries); err != nil {
 		b.Fatal(err)

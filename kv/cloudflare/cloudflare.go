@@ -217,12 +217,12 @@ func (n *Namespace) valueGetParams() (p cfkv.NamespaceValueGetParams) {
 // the key with metadata — one request instead of value + metadata — unless
 // the value is not UTF-8 text (bulk reads are text-only), which costs a
 // second request for the raw bytes.
-func (n *Namespace) Get(ctx context.Context, key string, opts kv.GetOptions) (kv.Item, bool, error) {
+func (n *Namespace) Get(ctx context.Context, key string, opts kv.GetOptions) (kv.Entry[[]byte], bool, error) {
 	if err := checkKey("get", key); err != nil {
-		return kv.Item{}, false, err
+		return kv.Entry[[]byte]{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
-		return kv.Item{}, false, fail("get", key, err)
+		return kv.Entry[[]byte]{}, false, fail("get", key, err)
 	}
 	if opts.WithMetadata {
 		items, err := n.getBulk(ctx, "get", key, []string{key}, true)
@@ -231,25 +231,25 @@ func (n *Namespace) Get(ctx context.Context, key string, opts kv.GetOptions) (kv
 			return n.getSeparately(ctx, key) // a value too big for a bulk read
 		}
 		if err != nil {
-			return kv.Item{}, false, err
+			return kv.Entry[[]byte]{}, false, err
 		}
 		it, found := items[key]
 		return it, found, nil
 	}
 	body, exp, found, err := n.open(ctx, "get", key)
 	if err != nil || !found {
-		return kv.Item{}, false, err
+		return kv.Entry[[]byte]{}, false, err
 	}
 	defer body.Close()
 	value, err := io.ReadAll(io.LimitReader(body, kv.MaxValueSize+1))
 	if err != nil {
-		return kv.Item{}, false, fail("get", key, &APIError{Sentinel: kv.ErrUnavailable, Cause: err, Attempts: 1})
+		return kv.Entry[[]byte]{}, false, fail("get", key, &APIError{Sentinel: kv.ErrUnavailable, Cause: err, Attempts: 1})
 	}
-	return kv.Item{Value: value, Expiration: exp}, true, nil
+	return kv.Entry[[]byte]{Key: key, Value: value, Expiration: exp}, true, nil
 }
 
 // getSeparately reads value and metadata with two requests.
-func (n *Namespace) getSeparately(ctx context.Context, key string) (kv.Item, bool, error) {
+func (n *Namespace) getSeparately(ctx context.Context, key string) (kv.Entry[[]byte], bool, error) {
 	it, found, err := n.Get(ctx, key, kv.GetOptions{})
 	if err != nil || !found {
 		return it, found, err
@@ -274,10 +274,10 @@ func (n *Namespace) getSeparately(ctx context.Context, key string) (kv.Item, boo
 		return nil
 	})
 	if isNotFound(err) {
-		return kv.Item{}, false, nil
+		return kv.Entry[[]byte]{}, false, nil
 	}
 	if err != nil {
-		return kv.Item{}, false, fail("get", key, err)
+		return kv.Entry[[]byte]{}, false, fail("get", key, err)
 	}
 	return it, true, nil
 }
@@ -413,12 +413,12 @@ func (n *Namespace) Delete(ctx context.Context, key string) error {
 // List implements kv.Namespace: one request for one page. The page is
 // complete when the API returns no cursor; an empty page with a cursor is
 // not the end (the SDK's auto-pager wrongly stops there, so it is not used).
-func (n *Namespace) List(ctx context.Context, req kv.ListRequest) (kv.ListResult, error) {
+func (n *Namespace) List(ctx context.Context, req kv.ListOptions) (kv.Page, error) {
 	if req.Limit < 0 || req.Limit > kv.MaxListLimit {
-		return kv.ListResult{}, &kv.Error{Op: "list", Key: req.Prefix, Err: kv.ErrInvalidLimit}
+		return kv.Page{}, &kv.Error{Op: "list", Key: req.Prefix, Err: kv.ErrInvalidLimit}
 	}
 	if err := ctx.Err(); err != nil {
-		return kv.ListResult{}, fail("list", req.Prefix, err)
+		return kv.Page{}, fail("list", req.Prefix, err)
 	}
 	var params cfkv.NamespaceKeyListParams
 	params.AccountID.Value, params.AccountID.Present = n.account, true
@@ -442,9 +442,9 @@ func (n *Namespace) List(ctx context.Context, req kv.ListRequest) (kv.ListResult
 		return nil
 	})
 	if err != nil {
-		return kv.ListResult{}, fail("list", req.Prefix, err)
+		return kv.Page{}, fail("list", req.Prefix, err)
 	}
-	out := kv.ListResult{Keys: make([]kv.KeyInfo, len(page)), Cursor: cursor, Complete: cursor == ""}
+	out := kv.Page{Keys: make([]kv.KeyInfo, len(page)), Cursor: cursor, Complete: cursor == ""}
 	for i, k := range page {
 		ki := kv.KeyInfo{Name: k.Name}
 		if k.Expiration > 0 {
@@ -464,7 +464,7 @@ func (n *Namespace) List(ctx context.Context, req kv.ListRequest) (kv.ListResult
 // containing U+FFFD is read again with a plain GET (one request each),
 // which returns the exact bytes. Text values never cost more than the one
 // bulk request.
-func (n *Namespace) GetBulk(ctx context.Context, keys []string, opts kv.GetOptions) (map[string]kv.Item, error) {
+func (n *Namespace) GetBulk(ctx context.Context, keys []string, opts kv.GetOptions) (map[string]kv.Entry[[]byte], error) {
 	if err := kv.ValidateBatch(len(keys), kv.MaxBulkGet); err != nil {
 		return nil, &kv.Error{Op: "get-bulk", Err: err}
 	}
@@ -489,7 +489,7 @@ type bulkValue struct {
 // getBulk reads keys in one bulk request. It always asks for metadata,
 // because only that form carries each key's expiration (which a Store uses
 // to bound its cache), and drops the metadata when wantMeta is false.
-func (n *Namespace) getBulk(ctx context.Context, op, errKey string, keys []string, wantMeta bool) (map[string]kv.Item, error) {
+func (n *Namespace) getBulk(ctx context.Context, op, errKey string, keys []string, wantMeta bool) (map[string]kv.Entry[[]byte], error) {
 	var params cfkv.NamespaceBulkGetParams
 	params.AccountID.Value, params.AccountID.Present = n.account, true
 	reqBody, _ := json.Marshal(struct {
@@ -516,7 +516,7 @@ func (n *Namespace) getBulk(ctx context.Context, op, errKey string, keys []strin
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return nil, fail(op, errKey, &APIError{Sentinel: kv.ErrUnavailable, Cause: errors.New("malformed bulk get response: " + err.Error()), Attempts: 1})
 	}
-	out := make(map[string]kv.Item, len(env.Result.Values))
+	out := make(map[string]kv.Entry[[]byte], len(env.Result.Values))
 	var refetch []string
 	for k, v := range env.Result.Values {
 		if len(v) == 0 || string(v) == "null" {
@@ -526,7 +526,7 @@ func (n *Namespace) getBulk(ctx context.Context, op, errKey string, keys []strin
 		if err := json.Unmarshal(v, &bv); err != nil || bv.Value == nil {
 			return nil, fail(op, k, &APIError{Sentinel: kv.ErrUnavailable, Cause: errors.New("malformed bulk get entry"), Attempts: 1})
 		}
-		it := kv.Item{Value: []byte(*bv.Value)}
+		it := kv.Entry[[]byte]{Key: k, Value: []byte(*bv.Value)}
 		if wantMeta && len(bv.Metadata) > 0 && string(bv.Metadata) != "null" {
 			it.Metadata = bv.Metadata
 		}
@@ -584,7 +584,7 @@ func dedupe(keys []string) []string {
 // PutBulk implements kv.BulkNamespace: one request for up to 10,000 pairs.
 // Values that are valid UTF-8 travel as text, others base64-encoded. Keys
 // the API reports as unsuccessful make a *kv.BulkError listing them.
-func (n *Namespace) PutBulk(ctx context.Context, entries []kv.BulkEntry) error {
+func (n *Namespace) PutBulk(ctx context.Context, entries []kv.Pair) error {
 	if err := kv.ValidateBatch(len(entries), kv.MaxBulkWrite); err != nil {
 		return &kv.Error{Op: "put-bulk", Err: err}
 	}
@@ -669,7 +669,12 @@ func (n *Namespace) DeleteBulk(ctx context.Context, keys []string) error {
 // ErrPartial is the cause inside a *kv.BulkError when the API accepted a bulk
 // call but reported some keys as unsuccessful. The API asks callers to retry
 // those keys.
-var ErrPartial = errors.New("cloudflare: some keys were not written; retry them")
+const ErrPartial cloudflareError = "cloudflare: some keys were not written; retry them"
+
+// cloudflareError is the type of the package's sentinel errors.
+type cloudflareError string
+
+func (e cloudflareError) Error() string { return string(e) }
 
 func partial(op string, failed []string) error {
 	if len(failed) == 0 {

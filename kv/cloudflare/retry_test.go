@@ -207,7 +207,7 @@ func TestWrongToken(t *testing.T) {
 	assert.Equal(t, int64(1), ns.Requests().Total(), "401 is not retried")
 
 	require.ErrorIs(t, ns.Put(context.Background(), "k", []byte("v"), kv.PutOptions{}), kv.ErrUnauthorized)
-	_, err = ns.List(context.Background(), kv.ListRequest{})
+	_, err = ns.List(context.Background(), kv.ListOptions{})
 	require.ErrorIs(t, err, kv.ErrUnauthorized)
 	mem, _ := srv.Namespace(srv.NamespaceID)
 	assert.Zero(t, mem.Len())
@@ -221,7 +221,7 @@ func TestUnknownNamespace(t *testing.T) {
 	require.NoError(t, err)
 	err = ns.Put(context.Background(), "k", []byte("v"), kv.PutOptions{})
 	require.ErrorIs(t, err, kv.ErrNotFound)
-	_, err = ns.List(context.Background(), kv.ListRequest{})
+	_, err = ns.List(context.Background(), kv.ListOptions{})
 	require.ErrorIs(t, err, kv.ErrNotFound)
 	assert.False(t, errors.Is(err, kv.ErrUnavailable))
 }

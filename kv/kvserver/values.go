@@ -192,7 +192,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, c call) {
 		writeResult(w, []keyJSON{}, &resultInfo{Count: 0, Cursor: &next})
 		return
 	}
-	res, err := c.sp.ns.List(r.Context(), kv.ListRequest{Prefix: q.Get("prefix"), Limit: limit, Cursor: decodeCursor(cursor)})
+	res, err := c.sp.ns.List(r.Context(), kv.ListOptions{Prefix: q.Get("prefix"), Limit: limit, Cursor: decodeCursor(cursor)})
 	if err != nil {
 		s.writeKVError(w, r, err)
 		return
@@ -235,7 +235,7 @@ func (s *Server) bulkWrite(w http.ResponseWriter, r *http.Request, c call) {
 		s.writeKVError(w, r, err)
 		return
 	}
-	entries := make([]kv.BulkEntry, 0, len(body))
+	entries := make([]kv.Pair, 0, len(body))
 	failed := []string{}
 	for i, b := range body {
 		if b.Value == nil {
@@ -251,7 +251,7 @@ func (s *Server) bulkWrite(w http.ResponseWriter, r *http.Request, c call) {
 			}
 			value = v
 		}
-		e := kv.BulkEntry{Key: b.Key, Value: value}
+		e := kv.Pair{Key: b.Key, Value: value}
 		if b.ExpirationTTL != 0 {
 			if b.ExpirationTTL < 0 || b.ExpirationTTL != math.Trunc(b.ExpirationTTL) || b.ExpirationTTL > math.MaxInt32 {
 				writeError(w, http.StatusBadRequest, codeBadRequest, "Invalid expiration_ttl of "+strconv.FormatFloat(b.ExpirationTTL, 'f', -1, 64))

@@ -78,10 +78,10 @@ func (c *Counting) failure(op, key string) error {
 }
 
 // Get implements kv.Namespace.
-func (c *Counting) Get(ctx context.Context, key string, opts kv.GetOptions) (kv.Item, bool, error) {
+func (c *Counting) Get(ctx context.Context, key string, opts kv.GetOptions) (kv.Entry[[]byte], bool, error) {
 	c.gets.Add(1)
 	if err := c.failure("get", key); err != nil {
-		return kv.Item{}, false, err
+		return kv.Entry[[]byte]{}, false, err
 	}
 	return c.Namespace.Get(ctx, key, opts)
 }
@@ -105,10 +105,10 @@ func (c *Counting) Delete(ctx context.Context, key string) error {
 }
 
 // List implements kv.Namespace.
-func (c *Counting) List(ctx context.Context, req kv.ListRequest) (kv.ListResult, error) {
+func (c *Counting) List(ctx context.Context, req kv.ListOptions) (kv.Page, error) {
 	c.lists.Add(1)
 	if err := c.failure("list", req.Prefix); err != nil {
-		return kv.ListResult{}, err
+		return kv.Page{}, err
 	}
 	return c.Namespace.List(ctx, req)
 }
@@ -122,7 +122,7 @@ func NewCountingBulk(ns kv.BulkNamespace) *CountingBulk {
 }
 
 // GetBulk implements kv.BulkNamespace.
-func (c *CountingBulk) GetBulk(ctx context.Context, keys []string, opts kv.GetOptions) (map[string]kv.Item, error) {
+func (c *CountingBulk) GetBulk(ctx context.Context, keys []string, opts kv.GetOptions) (map[string]kv.Entry[[]byte], error) {
 	c.bulkGets.Add(1)
 	if err := c.failure("get-bulk", ""); err != nil {
 		return nil, err
@@ -131,7 +131,7 @@ func (c *CountingBulk) GetBulk(ctx context.Context, keys []string, opts kv.GetOp
 }
 
 // PutBulk implements kv.BulkNamespace.
-func (c *CountingBulk) PutBulk(ctx context.Context, entries []kv.BulkEntry) error {
+func (c *CountingBulk) PutBulk(ctx context.Context, entries []kv.Pair) error {
 	c.bulkPuts.Add(1)
 	if err := c.failure("put-bulk", ""); err != nil {
 		return err

@@ -101,11 +101,12 @@ func requireKVError(t *testing.T, err error, sentinel error, op, key string) {
 	}
 }
 
-func mustGet(t *testing.T, e env, key string) kv.Item {
+func mustGet(t *testing.T, e env, key string) kv.Entry[[]byte] {
 	t.Helper()
 	it, found, err := e.ns.Get(e.ctx, key, kv.GetOptions{WithMetadata: true})
 	require.NoError(t, err)
 	require.True(t, found, "key %q not found", key)
+	require.Equal(t, key, it.Key, "the entry names the key read")
 	return it
 }
 
@@ -124,7 +125,7 @@ func put(t *testing.T, e env, key, value string, o kv.PutOptions) {
 func listAll(t *testing.T, e env, prefix string, limit int) ([]kv.KeyInfo, int) {
 	t.Helper()
 	var keys []kv.KeyInfo
-	req := kv.ListRequest{Prefix: prefix, Limit: limit}
+	req := kv.ListOptions{Prefix: prefix, Limit: limit}
 	pages := 0
 	for {
 		res, err := e.ns.List(e.ctx, req)
@@ -396,7 +397,7 @@ func testListPaging(t *testing.T, e env) {
 
 	var sizes []int
 	var got []string
-	req := kv.ListRequest{Prefix: "p:"}
+	req := kv.ListOptions{Prefix: "p:"}
 	for {
 		res, err := e.ns.List(e.ctx, req)
 		require.NoError(t, err)
@@ -423,9 +424,9 @@ func testListPaging(t *testing.T, e env) {
 func putMany(t *testing.T, e env, keys []string) {
 	t.Helper()
 	if b, ok := e.ns.(kv.BulkNamespace); ok {
-		entries := make([]kv.BulkEntry, len(keys))
+		entries := make([]kv.Pair, len(keys))
 		for i, k := range keys {
-			entries[i] = kv.BulkEntry{Key: k, Value: []byte("v")}
+			entries[i] = kv.Pair{Key: k, Value: []byte("v")}
 		}
 		require.NoError(t, b.PutBulk(e.ctx, entries))
 		return
@@ -440,15 +441,15 @@ func testListLimits(t *testing.T, e env) {
 		put(t, e, fmt.Sprintf("k%02d", i), "v", kv.PutOptions{})
 	}
 	for _, limit := range []int{-1, kv.MaxListLimit + 1} {
-		_, err := e.ns.List(e.ctx, kv.ListRequest{Limit: limit})
+		_, err := e.ns.List(e.ctx, kv.ListOptions{Limit: limit})
 		requireKVError(t, err, kv.ErrInvalidLimit, "list", "")
 	}
-	res, err := e.ns.List(e.ctx, kv.ListRequest{Limit: kv.MaxListLimit})
+	res, err := e.ns.List(e.ctx, kv.ListOptions{Limit: kv.MaxListLimit})
 	require.NoError(t, err)
 	assert.Len(t, res.Keys, 15)
 	assert.True(t, res.Complete)
 
-	res, err = e.ns.List(e.ctx, kv.ListRequest{Limit: 10})
+	res, err = e.ns.List(e.ctx, kv.ListOptions{Limit: 10})
 	require.NoError(t, err)
 	assert.Len(t, res.Keys, 10)
 	assert.False(t, res.Complete)
@@ -457,7 +458,7 @@ func testListLimits(t *testing.T, e env) {
 	// over. ("azAx" is valid base64 too: a backend must not decode just any
 	// text as a position.)
 	for _, c := range []string{"not-a-cursor-we-issued", "azAx"} {
-		res, err = e.ns.List(e.ctx, kv.ListRequest{Cursor: c})
+		res, err = e.ns.List(e.ctx, kv.ListOptions{Cursor: c})
 		require.NoError(t, err)
 		require.NotEmpty(t, res.Keys)
 		assert.Equal(t, "k00", res.Keys[0].Name, "unknown cursor %q must start over", c)
@@ -493,7 +494,7 @@ func testCancelled(t *testing.T, e env) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.ErrorIs(t, e.ns.Put(ctx, "k", []byte("changed"), kv.PutOptions{}), context.Canceled)
 	assert.ErrorIs(t, e.ns.Delete(ctx, "k"), context.Canceled)
-	_, err = e.ns.List(ctx, kv.ListRequest{})
+	_, err = e.ns.List(ctx, kv.ListOptions{})
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, "v", string(mustGet(t, e, "k").Value), "a cancelled put must not write")
 }
@@ -542,9 +543,9 @@ func testBulk(t *testing.T, e env) {
 	requireKVError(t, err, kv.ErrInvalidBatch, "", "")
 	requireKVError(t, b.PutBulk(e.ctx, nil), kv.ErrInvalidBatch, "", "")
 	requireKVError(t, b.DeleteBulk(e.ctx, nil), kv.ErrInvalidBatch, "", "")
-	tooMany := make([]kv.BulkEntry, kv.MaxBulkWrite+1)
+	tooMany := make([]kv.Pair, kv.MaxBulkWrite+1)
 	for i := range tooMany {
-		tooMany[i] = kv.BulkEntry{Key: fmt.Sprintf("t:%05d", i), Value: []byte("v")}
+		tooMany[i] = kv.Pair{Key: fmt.Sprintf("t:%05d", i), Value: []byte("v")}
 	}
 	requireKVError(t, b.PutBulk(e.ctx, tooMany), kv.ErrInvalidBatch, "", "")
 	requireKVError(t, b.DeleteBulk(e.ctx, make([]string, kv.MaxBulkWrite+1)), kv.ErrInvalidBatch, "", "")
@@ -552,9 +553,9 @@ func testBulk(t *testing.T, e env) {
 	require.Empty(t, keys, "rejected bulk calls must write nothing")
 
 	// 100 keys, half present, with metadata and TTL on some.
-	entries := make([]kv.BulkEntry, 0, 50)
+	entries := make([]kv.Pair, 0, 50)
 	for i := 0; i < 100; i += 2 {
-		be := kv.BulkEntry{Key: keys101[i], Value: []byte(fmt.Sprintf("value %d ü", i))}
+		be := kv.Pair{Key: keys101[i], Value: []byte(fmt.Sprintf("value %d ü", i))}
 		if i%4 == 0 {
 			be.TTL = 120 * time.Second
 			be.Metadata = json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))
@@ -572,6 +573,7 @@ func testBulk(t *testing.T, e env) {
 			continue
 		}
 		require.True(t, found, keys101[i])
+		assert.Equal(t, keys101[i], it.Key)
 		assert.Equal(t, fmt.Sprintf("value %d ü", i), string(it.Value))
 		if i%4 == 0 {
 			assert.JSONEq(t, fmt.Sprintf(`{"i":%d}`, i), string(it.Metadata))
@@ -586,10 +588,10 @@ func testBulk(t *testing.T, e env) {
 	assert.Len(t, got, 1)
 
 	// One invalid entry rejects the whole write.
-	bad := []kv.BulkEntry{{Key: "fine", Value: []byte("v")}, {Key: "..", Value: []byte("v")}}
+	bad := []kv.Pair{{Key: "fine", Value: []byte("v")}, {Key: "..", Value: []byte("v")}}
 	requireKVError(t, b.PutBulk(e.ctx, bad), kv.ErrInvalidKey, "", "")
 	mustMissing(t, e, "fine")
-	bad = []kv.BulkEntry{{Key: "fine", Value: []byte("v")}, {Key: "short", Value: []byte("v"), PutOptions: kv.PutOptions{TTL: 10 * time.Second}}}
+	bad = []kv.Pair{{Key: "fine", Value: []byte("v")}, {Key: "short", Value: []byte("v"), PutOptions: kv.PutOptions{TTL: 10 * time.Second}}}
 	requireKVError(t, b.PutBulk(e.ctx, bad), kv.ErrInvalidTTL, "", "")
 	mustMissing(t, e, "fine")
 

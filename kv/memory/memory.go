@@ -72,8 +72,8 @@ func New(opts Options) *Namespace {
 
 func (e *entry) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
 
-func (e *entry) item(withMeta bool) kv.Item {
-	it := kv.Item{Value: bytes.Clone(e.value)}
+func (e *entry) toEntry(withMeta bool) kv.Entry[[]byte] {
+	it := kv.Entry[[]byte]{Key: e.key, Value: bytes.Clone(e.value)}
 	if it.Value == nil {
 		it.Value = []byte{}
 	}
@@ -87,21 +87,21 @@ func (e *entry) item(withMeta bool) kv.Item {
 }
 
 // Get implements kv.Namespace.
-func (n *Namespace) Get(ctx context.Context, key string, opts kv.GetOptions) (kv.Item, bool, error) {
+func (n *Namespace) Get(ctx context.Context, key string, opts kv.GetOptions) (kv.Entry[[]byte], bool, error) {
 	if err := ctx.Err(); err != nil {
-		return kv.Item{}, false, &kv.Error{Op: "get", Key: key, Err: err}
+		return kv.Entry[[]byte]{}, false, &kv.Error{Op: "get", Key: key, Err: err}
 	}
 	if err := kv.ValidateKey(key); err != nil {
-		return kv.Item{}, false, &kv.Error{Op: "get", Key: key, Err: err}
+		return kv.Entry[[]byte]{}, false, &kv.Error{Op: "get", Key: key, Err: err}
 	}
 	now := n.now().Unix()
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	e, ok := n.byKey.Get(&entry{key: key})
 	if !ok || e.expired(now) {
-		return kv.Item{}, false, nil
+		return kv.Entry[[]byte]{}, false, nil
 	}
-	return e.item(opts.WithMetadata), true, nil
+	return e.toEntry(opts.WithMetadata), true, nil
 }
 
 // GetStream implements kv.StreamNamespace.
@@ -199,13 +199,13 @@ func (n *Namespace) remove(key string) {
 
 // List implements kv.Namespace. Cursors are opaque; an unknown cursor starts
 // from the beginning of the prefix, as KV does not reject it.
-func (n *Namespace) List(ctx context.Context, opts kv.ListRequest) (kv.ListResult, error) {
+func (n *Namespace) List(ctx context.Context, opts kv.ListOptions) (kv.Page, error) {
 	if err := ctx.Err(); err != nil {
-		return kv.ListResult{}, &kv.Error{Op: "list", Key: opts.Prefix, Err: err}
+		return kv.Page{}, &kv.Error{Op: "list", Key: opts.Prefix, Err: err}
 	}
 	limit := opts.Limit
 	if limit < 0 || limit > kv.MaxListLimit {
-		return kv.ListResult{}, &kv.Error{Op: "list", Key: opts.Prefix, Err: kv.ErrInvalidLimit}
+		return kv.Page{}, &kv.Error{Op: "list", Key: opts.Prefix, Err: kv.ErrInvalidLimit}
 	}
 	if limit == 0 {
 		limit = kv.MaxListLimit
@@ -213,7 +213,7 @@ func (n *Namespace) List(ctx context.Context, opts kv.ListRequest) (kv.ListResul
 	after, hasAfter := decodeCursor(opts.Cursor)
 	now := n.now().Unix()
 
-	res := kv.ListResult{Keys: []kv.KeyInfo{}, Complete: true}
+	res := kv.Page{Keys: []kv.KeyInfo{}, Complete: true}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	n.byKey.AscendGreaterOrEqual(&entry{key: opts.Prefix}, func(e *entry) bool {
@@ -262,7 +262,7 @@ func decodeCursor(c string) (string, bool) {
 }
 
 // GetBulk implements kv.BulkNamespace.
-func (n *Namespace) GetBulk(ctx context.Context, keys []string, opts kv.GetOptions) (map[string]kv.Item, error) {
+func (n *Namespace) GetBulk(ctx context.Context, keys []string, opts kv.GetOptions) (map[string]kv.Entry[[]byte], error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &kv.Error{Op: "get-bulk", Err: err}
 	}
@@ -275,12 +275,12 @@ func (n *Namespace) GetBulk(ctx context.Context, keys []string, opts kv.GetOptio
 		}
 	}
 	now := n.now().Unix()
-	out := make(map[string]kv.Item, len(keys))
+	out := make(map[string]kv.Entry[[]byte], len(keys))
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	for _, k := range keys {
 		if e, ok := n.byKey.Get(&entry{key: k}); ok && !e.expired(now) {
-			out[k] = e.item(opts.WithMetadata)
+			out[k] = e.toEntry(opts.WithMetadata)
 		}
 	}
 	return out, nil
@@ -288,7 +288,7 @@ func (n *Namespace) GetBulk(ctx context.Context, keys []string, opts kv.GetOptio
 
 // PutBulk implements kv.BulkNamespace. Every entry is validated before any
 // is stored: a rejected call stores nothing.
-func (n *Namespace) PutBulk(ctx context.Context, entries []kv.BulkEntry) error {
+func (n *Namespace) PutBulk(ctx context.Context, entries []kv.Pair) error {
 	if err := ctx.Err(); err != nil {
 		return &kv.Error{Op: "put-bulk", Err: err}
 	}

@@ -1,7 +1,6 @@
 package kvecho
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 
@@ -48,7 +47,7 @@ func CacheWithConfig(config CacheConfig) echo.MiddlewareFunc {
 // invalid config.
 func (config CacheConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Cache == nil {
-		return nil, errors.New("kvecho: cache middleware requires a Cache")
+		return nil, invalidConfig("CacheConfig.Cache is required")
 	}
 	if config.Skipper == nil {
 		config.Skipper = DefaultCacheConfig.Skipper

@@ -1,6 +1,7 @@
 package kvecho_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -20,7 +21,7 @@ func ExampleCacheWithConfig() {
 	if err != nil {
 		panic(err)
 	}
-	defer rc.Close()
+	defer rc.Close(context.Background())
 
 	e := echo.New()
 	e.Use(kvecho.CacheWithConfig(kvecho.CacheConfig{

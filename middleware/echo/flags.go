@@ -1,8 +1,6 @@
 package kvecho
 
 import (
-	"errors"
-
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -51,7 +49,7 @@ func FlagsWithConfig(config FlagsConfig) echo.MiddlewareFunc {
 // UserID is missing.
 func (config FlagsConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Client == nil || config.UserID == nil {
-		return nil, errors.New("kvecho: Flags requires Client and UserID")
+		return nil, invalidConfig("FlagsConfig.Client and FlagsConfig.UserID are required")
 	}
 	if config.Skipper == nil {
 		config.Skipper = DefaultFlagsConfig.Skipper
@@ -115,7 +113,7 @@ func FlagGateWithConfig(config FlagGateConfig) echo.MiddlewareFunc {
 // empty.
 func (config FlagGateConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Flag == "" {
-		return nil, errors.New("kvecho: FlagGate requires Flag")
+		return nil, invalidConfig("FlagGateConfig.Flag is required")
 	}
 	if config.Skipper == nil {
 		config.Skipper = DefaultFlagGateConfig.Skipper

@@ -7,6 +7,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/kvkit/kvkit/kv"
+	"github.com/kvkit/kvkit/middleware/httpkey"
 	"github.com/kvkit/kvkit/patterns/counter"
 )
 
@@ -18,11 +20,11 @@ type RateLimitConfig struct {
 	// Limiter decides and counts.
 	// Required.
 	Limiter *counter.Limiter
-	// KeyFunc returns a request's rate-limit key: counter.KeyByIP,
-	// counter.KeyByHeader, or any func(*http.Request) (string, error)
-	// (counter.KeyByFunc), which reads c.Request().
+	// KeyFunc returns a request's rate-limit key: httpkey.ByIP,
+	// httpkey.ByHeader, or any func(*http.Request) (string, error), which
+	// reads c.Request().
 	// Required.
-	KeyFunc counter.KeyFunc
+	KeyFunc httpkey.KeyFunc
 	// FailClosed answers through ErrorHandler (503 by default) when the
 	// limiter cannot reach KV.
 	// Optional. Default value false: fail open, the request is decided from
@@ -40,7 +42,7 @@ type RateLimitConfig struct {
 	// ErrorHandler answers requests the key function failed on, and KV
 	// failures when FailClosed.
 	// Optional. Default value returns a 400 *echo.HTTPError for errors
-	// wrapping counter.ErrNoKey and 503 otherwise, with Internal set to err.
+	// wrapping httpkey.ErrNoKey or kv.ErrInvalidKey and 503 otherwise, with Internal set to err.
 	ErrorHandler func(c echo.Context, err error) error
 }
 
@@ -52,15 +54,11 @@ var DefaultRateLimitConfig = RateLimitConfig{
 // ErrRateLimitExceeded is returned by the default DenyHandler.
 var ErrRateLimitExceeded = echo.NewHTTPError(http.StatusTooManyRequests, "rate limit exceeded")
 
-// errRateLimitConfig is what ToMiddleware returns for a config without its
-// required fields.
-var errRateLimitConfig = errors.New("kvecho: RateLimit needs a Limiter and a KeyFunc")
-
 // RateLimit returns middleware that limits requests through lim by the key
 // that key returns. It panics if either is nil.
 //
-//	e.Use(kvecho.RateLimit(lim, counter.KeyByIP()))
-func RateLimit(lim *counter.Limiter, key counter.KeyFunc) echo.MiddlewareFunc {
+//	e.Use(kvecho.RateLimit(lim, httpkey.ByIP(httpkey.IPConfig{})))
+func RateLimit(lim *counter.Limiter, key httpkey.KeyFunc) echo.MiddlewareFunc {
 	c := DefaultRateLimitConfig
 	c.Limiter, c.KeyFunc = lim, key
 	return RateLimitWithConfig(c)
@@ -79,7 +77,7 @@ func RateLimitWithConfig(config RateLimitConfig) echo.MiddlewareFunc {
 // ToMiddleware validates config and returns the middleware.
 func (config RateLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Limiter == nil || config.KeyFunc == nil {
-		return nil, errRateLimitConfig
+		return nil, invalidConfig("RateLimitConfig.Limiter and RateLimitConfig.KeyFunc are required")
 	}
 	if config.Skipper == nil {
 		config.Skipper = DefaultRateLimitConfig.Skipper
@@ -102,8 +100,8 @@ func (config RateLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if err != nil {
 				return config.ErrorHandler(c, err)
 			}
-			res, err := lim.AllowN(r.Context(), k, counter.CostFrom(r.Context()))
-			if err != nil && (config.FailClosed || errors.Is(err, counter.ErrNoKey)) {
+			res, err := lim.AllowN(r.Context(), k, httpkey.CostFrom(r.Context()))
+			if err != nil && (config.FailClosed || badKey(err)) {
 				return config.ErrorHandler(c, err)
 			}
 			lim.WriteHeaders(c.Response().Header(), res, hs)
@@ -117,8 +115,14 @@ func (config RateLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 
 func rateLimitError(_ echo.Context, err error) error {
 	code := http.StatusServiceUnavailable
-	if errors.Is(err, counter.ErrNoKey) {
+	if badKey(err) {
 		code = http.StatusBadRequest
 	}
 	return echo.NewHTTPError(code, http.StatusText(code)).WithInternal(err)
+}
+
+// badKey reports an error that is the request's fault: no key, or a key KV
+// cannot store.
+func badKey(err error) bool {
+	return errors.Is(err, httpkey.ErrNoKey) || errors.Is(err, kv.ErrInvalidKey)
 }

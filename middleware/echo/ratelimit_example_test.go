@@ -11,6 +11,7 @@ import (
 
 	"github.com/kvkit/kvkit/kv/memory"
 	kvecho "github.com/kvkit/kvkit/middleware/echo"
+	"github.com/kvkit/kvkit/middleware/httpkey"
 	"github.com/kvkit/kvkit/patterns/counter"
 )
 
@@ -23,7 +24,7 @@ func ExampleRateLimit() {
 	defer lim.Close(ctx)
 
 	e := echo.New()
-	e.Use(kvecho.RateLimit(lim, counter.KeyByIP()))
+	e.Use(kvecho.RateLimit(lim, httpkey.ByIP(httpkey.IPConfig{})))
 	e.GET("/", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
 
 	for range 2 {
@@ -47,7 +48,7 @@ func ExampleRateLimitConfig() {
 	mw, err := kvecho.RateLimitConfig{
 		Skipper:    func(c echo.Context) bool { return c.Path() == "/health" },
 		Limiter:    lim,
-		KeyFunc:    counter.KeyByHeader("X-API-Key"),
+		KeyFunc:    httpkey.ByHeader("X-API-Key"),
 		FailClosed: true, // 503 when KV is unreachable
 	}.ToMiddleware()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kvkit/kvkit/kv/memory"
 	kvecho "github.com/kvkit/kvkit/middleware/echo"
+	"github.com/kvkit/kvkit/middleware/httpkey"
 	"github.com/kvkit/kvkit/middleware/internal/ratelimittest"
 	"github.com/kvkit/kvkit/patterns/counter"
 )
@@ -49,15 +50,15 @@ func TestRateLimitEchoConventions(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
 
 	t.Run("missing required fields", func(t *testing.T) {
-		_, err := kvecho.RateLimitConfig{KeyFunc: counter.KeyByIP()}.ToMiddleware()
+		_, err := kvecho.RateLimitConfig{KeyFunc: httpkey.ByIP(httpkey.IPConfig{})}.ToMiddleware()
 		assert.Error(t, err)
 		assert.Panics(t, func() { kvecho.RateLimitWithConfig(kvecho.RateLimitConfig{}) })
-		assert.Panics(t, func() { kvecho.RateLimit(nil, counter.KeyByIP()) })
+		assert.Panics(t, func() { kvecho.RateLimit(nil, httpkey.ByIP(httpkey.IPConfig{})) })
 	})
 
 	t.Run("limited request returns ErrRateLimitExceeded with headers set", func(t *testing.T) {
 		lim := ratelimitLimiter(t, 1)
-		mw := kvecho.RateLimit(lim, counter.KeyByIP())
+		mw := kvecho.RateLimit(lim, httpkey.ByIP(httpkey.IPConfig{}))
 		e := echo.New()
 		call := func() (*httptest.ResponseRecorder, error) {
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -74,20 +75,20 @@ func TestRateLimitEchoConventions(t *testing.T) {
 
 	t.Run("key errors are HTTPErrors with Internal set", func(t *testing.T) {
 		lim := ratelimitLimiter(t, 1)
-		mw := kvecho.RateLimit(lim, counter.KeyByHeader("X-Tenant"))
+		mw := kvecho.RateLimit(lim, httpkey.ByHeader("X-Tenant"))
 		e := echo.New()
 		err := mw(ratelimitOK)(e.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder()))
 		var he *echo.HTTPError
 		require.True(t, errors.As(err, &he))
 		assert.Equal(t, http.StatusBadRequest, he.Code)
-		assert.ErrorIs(t, err, counter.ErrNoKey)
+		assert.ErrorIs(t, err, httpkey.ErrNoKey)
 	})
 
 	t.Run("skipper and custom deny handler", func(t *testing.T) {
 		lim := ratelimitLimiter(t, 1)
 		mw := kvecho.RateLimitWithConfig(kvecho.RateLimitConfig{
 			Skipper: func(c echo.Context) bool { return c.Request().URL.Path == "/health" },
-			Limiter: lim, KeyFunc: counter.KeyByIP(),
+			Limiter: lim, KeyFunc: httpkey.ByIP(httpkey.IPConfig{}),
 			DenyHandler: func(c echo.Context, res counter.Result) error {
 				return c.String(http.StatusTeapot, res.RetryAfter.Round(time.Second).String())
 			},

@@ -1,7 +1,6 @@
 package kvecho
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -52,7 +51,7 @@ func Session(m session.Starter) echo.MiddlewareFunc {
 // (KV write and Set-Cookie) before the first byte of the response, also
 // when the handler streams or flushes. The request's context carries it, so
 // handlers reach it with m.FromContext(c.Request().Context()) or
-// [GetSession].
+// [SessionFrom].
 func SessionWithConfig(config SessionConfig) echo.MiddlewareFunc {
 	mw, err := config.ToMiddleware()
 	if err != nil {
@@ -64,7 +63,7 @@ func SessionWithConfig(config SessionConfig) echo.MiddlewareFunc {
 // ToMiddleware validates config and returns the session middleware.
 func (config SessionConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Manager == nil {
-		return nil, errors.New("kvecho: SessionConfig.Manager is required")
+		return nil, invalidConfig("SessionConfig.Manager is required")
 	}
 	if config.Skipper == nil {
 		config.Skipper = DefaultSessionConfig.Skipper
@@ -108,9 +107,9 @@ func sessionPlainError(w http.ResponseWriter, _ *http.Request, _ error) {
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
-// GetSession returns the request's session for m, or nil (whose methods
+// SessionFrom returns the request's session for m, or nil (whose methods
 // return session.ErrNoMiddleware) when the request did not pass through the
 // session middleware for m. It is m.FromContext(c.Request().Context()).
-func GetSession[T any](c echo.Context, m *session.Manager[T]) *session.Session[T] {
+func SessionFrom[T any](c echo.Context, m *session.Manager[T]) *session.Session[T] {
 	return m.FromContext(c.Request().Context())
 }

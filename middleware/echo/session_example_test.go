@@ -25,7 +25,7 @@ func ExampleSession() {
 	e := echo.New()
 	e.Use(kvecho.Session(sessions))
 	e.POST("/login", func(c echo.Context) error {
-		s := kvecho.GetSession(c, sessions)
+		s := kvecho.SessionFrom(c, sessions)
 		ctx := c.Request().Context()
 		if err := s.Renew(ctx); err != nil { // no session fixation
 			return err
@@ -36,7 +36,7 @@ func ExampleSession() {
 		return c.String(http.StatusOK, "signed in\n")
 	})
 	e.GET("/me", func(c echo.Context) error {
-		u, ok, err := kvecho.GetSession(c, sessions).Get(c.Request().Context())
+		u, ok, err := kvecho.SessionFrom(c, sessions).Get(c.Request().Context())
 		if err != nil {
 			return err
 		}

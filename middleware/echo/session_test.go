@@ -73,7 +73,7 @@ func TestSessionReturnsHTTPErrorForLogging(t *testing.T) {
 	rec := httptest.NewRecorder()
 	c := e.NewContext(req, rec)
 	err := mw(func(c echo.Context) error {
-		_, _, _ = kvecho.GetSession(c, m).Get(c.Request().Context())
+		_, _, _ = kvecho.SessionFrom(c, m).Get(c.Request().Context())
 		return c.String(http.StatusOK, "half")
 	})(c)
 	var he *echo.HTTPError

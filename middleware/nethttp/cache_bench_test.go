@@ -1,6 +1,7 @@
 package nethttp_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -52,7 +53,7 @@ func BenchmarkCacheHit(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { _ = rc.Close() })
+		b.Cleanup(func() { _ = rc.Close(context.Background()) })
 		cached := nethttp.Cache(rc)(hc.h)
 		req := httptest.NewRequest("GET", "/items/42?b=2&a=1", nil)
 		cached.ServeHTTP(httptest.NewRecorder(), req) // warm: stored
@@ -91,7 +92,7 @@ func BenchmarkCacheHitDiscard(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = rc.Close() })
+	b.Cleanup(func() { _ = rc.Close(context.Background()) })
 	h := cacheBenchHandlers[0].h
 	cached := nethttp.Cache(rc)(h)
 	req := httptest.NewRequest("GET", "/items/42?b=2&a=1", nil)
@@ -124,7 +125,7 @@ func BenchmarkCacheHitRatio(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer rc.Close()
+			defer rc.Close(context.Background())
 			cached := nethttp.Cache(rc)(hc.h)
 			req := httptest.NewRequest("GET", "/items/42?b=2&a=1", nil)
 			cached.ServeHTTP(httptest.NewRecorder(), req)

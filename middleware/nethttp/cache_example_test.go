@@ -1,6 +1,7 @@
 package nethttp_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,7 +23,7 @@ func ExampleCache() {
 	if err != nil {
 		panic(err)
 	}
-	defer rc.Close()
+	defer rc.Close(context.Background())
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /products", func(w http.ResponseWriter, r *http.Request) {

@@ -30,7 +30,7 @@ func ExampleFlags() {
 		fmt.Fprintln(w, "old UI")
 	})
 	// Served only to users who have the flag; 404 for the others.
-	mux.Handle("GET /beta", nethttp.FlagGate("new-ui", nethttp.FlagGateOptions{})(
+	mux.Handle("GET /beta", nethttp.FlagGate("new-ui")(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "beta page") })))
 	handler := nethttp.Flags(fl, userID)(mux)
 

@@ -18,14 +18,14 @@ func flagsHandler(c *flags.Client, tc flagstest.Case) http.Handler {
 		_, _ = io.WriteString(w, flagstest.Body(nethttp.FlagsFrom(r), tc.Check))
 	})
 	if tc.Gate != "" {
-		var opts nethttp.FlagGateOptions
+		cfg := nethttp.FlagGateConfig{Flag: tc.Gate}
 		if tc.CustomDenied {
-			opts.Denied = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			cfg.DenyHandler = func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(flagstest.DeniedStatus)
 				_, _ = io.WriteString(w, flagstest.DeniedBody)
-			})
+			}
 		}
-		h = nethttp.FlagGate(tc.Gate, opts)(h)
+		h = nethttp.FlagGateWithConfig(cfg)(h)
 	}
 	if !tc.NoEvaluator {
 		h = nethttp.Flags(c, func(r *http.Request) string { return r.Header.Get(flagstest.Header) })(h)
@@ -62,5 +62,5 @@ func TestFlagsPanicsOnMissingArguments(t *testing.T) {
 	c, _ := flagstest.NewClient(t)
 	assert.Panics(t, func() { nethttp.Flags(nil, func(*http.Request) string { return "" }) })
 	assert.Panics(t, func() { nethttp.Flags(c, nil) })
-	assert.Panics(t, func() { nethttp.FlagGate("", nethttp.FlagGateOptions{}) })
+	assert.Panics(t, func() { nethttp.FlagGate("") })
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"time"
 
 	"github.com/kvkit/kvkit/kv/memory"
+	"github.com/kvkit/kvkit/middleware/httpkey"
 	"github.com/kvkit/kvkit/middleware/nethttp"
 	"github.com/kvkit/kvkit/patterns/counter"
 )
@@ -22,13 +22,14 @@ func ExampleRateLimit() {
 	}
 	defer lim.Close(ctx) // writes the pending counts
 
-	// Behind Cloudflare: believe CF-Connecting-IP only from its ranges
-	// (list them all, from https://www.cloudflare.com/ips/).
-	cloudflare := []netip.Prefix{netip.MustParsePrefix("173.245.48.0/20")}
+	// Behind Cloudflare: CF-Connecting-IP is believed only from Cloudflare's
+	// published ranges (httpkey.CloudflareRanges).
+	key := httpkey.ByIP(httpkey.IPConfig{Proxies: httpkey.Proxies{Cloudflare: true}})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello") })
-	handler := nethttp.RateLimit(lim, counter.KeyByIP(cloudflare...), nethttp.RateLimitConfig{
+	handler := nethttp.RateLimitWithConfig(nethttp.RateLimitConfig{
+		Limiter: lim, KeyFunc: key,
 		Headers: counter.Headers{IETF: true}, // also RateLimit and RateLimit-Policy
 	})(mux)
 

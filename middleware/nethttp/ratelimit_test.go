@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kvkit/kvkit/kv/memory"
+	"github.com/kvkit/kvkit/middleware/httpkey"
 	"github.com/kvkit/kvkit/middleware/internal/ratelimittest"
 	"github.com/kvkit/kvkit/middleware/nethttp"
 	"github.com/kvkit/kvkit/patterns/counter"
@@ -25,7 +26,7 @@ var ratelimitOK = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) 
 func TestRateLimitSharedCases(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
 	ratelimittest.Run(t, func(t *testing.T, s ratelimittest.Setup) http.Handler {
-		mw, err := nethttp.NewRateLimit(s.Limiter, s.Key, nethttp.RateLimitConfig{FailClosed: s.FailClosed, Headers: s.Headers})
+		mw, err := nethttp.RateLimitConfig{Limiter: s.Limiter, KeyFunc: s.Key, FailClosed: s.FailClosed, Headers: s.Headers}.ToMiddleware()
 		require.NoError(t, err)
 		return mw(ratelimitOK)
 	})
@@ -33,9 +34,9 @@ func TestRateLimitSharedCases(t *testing.T) {
 
 func TestRateLimitConfig(t *testing.T) {
 	t.Parallel()
-	_, err := nethttp.NewRateLimit(nil, counter.KeyByIP(), nethttp.RateLimitConfig{})
-	assert.ErrorIs(t, err, nethttp.ErrRateLimitConfig)
-	assert.Panics(t, func() { nethttp.RateLimit(nil, nil, nethttp.RateLimitConfig{}) })
+	_, err := nethttp.RateLimitConfig{KeyFunc: httpkey.ByIP(httpkey.IPConfig{})}.ToMiddleware()
+	assert.ErrorIs(t, err, nethttp.ErrInvalidConfig)
+	assert.Panics(t, func() { nethttp.RateLimit(nil, nil) })
 }
 
 func TestRateLimitCustomHandlers(t *testing.T) {
@@ -44,8 +45,9 @@ func TestRateLimitCustomHandlers(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, lim.Close(context.Background())) }()
 	var keyErr error
-	h := nethttp.RateLimit(lim, counter.KeyByHeader("X-Tenant"), nethttp.RateLimitConfig{
-		LimitHandler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }),
+	h := nethttp.RateLimitWithConfig(nethttp.RateLimitConfig{
+		Limiter: lim, KeyFunc: httpkey.ByHeader("X-Tenant"),
+		DenyHandler: func(w http.ResponseWriter, _ *http.Request, _ counter.Result) { w.WriteHeader(http.StatusTeapot) },
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			keyErr = err
 			w.WriteHeader(http.StatusUnauthorized)
@@ -63,7 +65,7 @@ func TestRateLimitCustomHandlers(t *testing.T) {
 		return w
 	}
 	assert.Equal(t, http.StatusUnauthorized, serve("").Code)
-	assert.ErrorIs(t, keyErr, counter.ErrNoKey)
+	assert.ErrorIs(t, keyErr, httpkey.ErrNoKey)
 	w := serve("t1")
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, "1", w.Header().Get("X-Quota"))

@@ -7,8 +7,13 @@ import (
 	"github.com/kvkit/kvkit/patterns/session"
 )
 
-// SessionOptions configures [Session]. The zero value is ready to use.
-type SessionOptions struct {
+// SessionConfig configures the Session middleware.
+type SessionConfig struct {
+	// Skipper skips the middleware for some requests: they get no session.
+	// Optional. Default: DefaultSkipper.
+	Skipper Skipper
+	// Manager is the session manager (*session.Manager[T]). Required.
+	Manager session.Starter
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved (a KV error). The handler's own response is discarded, so
 	// nothing half-written reaches the client; the error is already logged
@@ -17,9 +22,15 @@ type SessionOptions struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
+// DefaultSessionConfig is the default Session middleware config.
+var DefaultSessionConfig = SessionConfig{
+	Skipper:      DefaultSkipper,
+	ErrorHandler: sessionDefaultError,
+}
+
 // Session returns middleware that gives each request the session of m
 // (*session.Manager[T]), reachable from handlers through
-// m.FromContext(r.Context()) or [GetSession].
+// m.FromContext(r.Context()) or [SessionFrom]. It panics if m is nil.
 //
 // The session is loaded lazily, on the handler's first access, and
 // committed (KV write and Set-Cookie) before the first byte of the response:
@@ -28,16 +39,36 @@ type SessionOptions struct {
 // http.Hijacker and io.ReaderFrom working and unwraps for
 // http.ResponseController. A handler that starts its response cannot
 // change the session any more (session.ErrCommitted).
-func Session(m session.Starter, opts SessionOptions) func(http.Handler) http.Handler {
-	if m == nil {
-		panic("nethttp: Session expects a session manager")
+func Session(m session.Starter) func(http.Handler) http.Handler {
+	c := DefaultSessionConfig
+	c.Manager = m
+	return SessionWithConfig(c)
+}
+
+// SessionWithConfig returns the Session middleware with config. It panics on
+// a bad config (see [SessionConfig.ToMiddleware] for an error instead).
+func SessionWithConfig(config SessionConfig) func(http.Handler) http.Handler {
+	return mustMiddleware(config.ToMiddleware())
+}
+
+// ToMiddleware validates config and returns the Session middleware.
+func (config SessionConfig) ToMiddleware() (func(http.Handler) http.Handler, error) {
+	if config.Manager == nil {
+		return nil, invalidConfig("SessionConfig.Manager is required")
 	}
-	onErr := opts.ErrorHandler
-	if onErr == nil {
-		onErr = sessionDefaultError
+	if config.Skipper == nil {
+		config.Skipper = DefaultSessionConfig.Skipper
 	}
+	if config.ErrorHandler == nil {
+		config.ErrorHandler = DefaultSessionConfig.ErrorHandler
+	}
+	m, onErr, skip := config.Manager, config.ErrorHandler, config.Skipper
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if skip(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			p := m.Start(r)
 			r = r.WithContext(p.Context())
 			sw := &sessionhttp.Writer{W: w, R: r, Pending: p, OnError: onErr}
@@ -48,16 +79,16 @@ func Session(m session.Starter, opts SessionOptions) func(http.Handler) http.Han
 				}
 			}
 		})
-	}
+	}, nil
 }
 
 func sessionDefaultError(w http.ResponseWriter, _ *http.Request, _ error) {
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
-// GetSession returns the request's session for m, or nil (whose methods
-// return session.ErrNoMiddleware) when the request did not pass through
-// [Session] for m. It is m.FromContext(r.Context()).
-func GetSession[T any](r *http.Request, m *session.Manager[T]) *session.Session[T] {
+// SessionFrom returns the request's session for m, or nil (whose methods
+// return session.ErrNoMiddleware) when the request did not pass through the
+// Session middleware for m. It is m.FromContext(r.Context()).
+func SessionFrom[T any](r *http.Request, m *session.Manager[T]) *session.Session[T] {
 	return m.FromContext(r.Context())
 }

@@ -49,7 +49,7 @@ func ExampleSession() {
 		_ = sessions.FromContext(r.Context()).Destroy(r.Context())
 		fmt.Fprintln(w, "signed out")
 	})
-	handler := nethttp.Session(sessions, nethttp.SessionOptions{})(mux)
+	handler := nethttp.Session(sessions)(mux)
 	// In a real program: http.ListenAndServe(":8080", handler)
 
 	rec := httptest.NewRecorder()

@@ -20,7 +20,7 @@ import (
 )
 
 func sessionWrap(_ *testing.T, m *session.Manager[sessiontest.User], h http.Handler) http.Handler {
-	return nethttp.Session(m, nethttp.SessionOptions{})(h)
+	return nethttp.Session(m)(h)
 }
 
 func TestSession(t *testing.T) {
@@ -32,7 +32,7 @@ func TestSessionCustomErrorHandler(t *testing.T) {
 	t.Parallel()
 	var got error
 	e := sessiontest.NewEnv(t, func(_ *testing.T, m *session.Manager[sessiontest.User], h http.Handler) http.Handler {
-		return nethttp.Session(m, nethttp.SessionOptions{ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+		return nethttp.SessionWithConfig(nethttp.SessionConfig{Manager: m, ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			got = err
 			http.Error(w, "try later", http.StatusServiceUnavailable)
 		}})(h)
@@ -49,7 +49,7 @@ func TestSessionWithoutMiddleware(t *testing.T) {
 	t.Parallel()
 	m := session.Must(session.New[sessiontest.User](memory.New(memory.Options{}), session.Options{}))
 	r := httptest.NewRequest("GET", "/", nil)
-	s := nethttp.GetSession(r, m)
+	s := nethttp.SessionFrom(r, m)
 	require.Nil(t, s)
 	_, _, err := s.Get(r.Context())
 	assert.ErrorIs(t, err, session.ErrNoMiddleware)
@@ -61,9 +61,9 @@ func TestSessionTwoManagersOnOneRequest(t *testing.T) {
 	ns := memory.New(memory.Options{})
 	a := session.Must(session.New[sessiontest.User](ns, session.Options{Prefix: "a:", Cookie: session.Cookie{Name: "a"}}))
 	b := session.Must(session.New[string](ns, session.Options{Prefix: "b:", Cookie: session.Cookie{Name: "b"}}))
-	h := nethttp.Session(a, nethttp.SessionOptions{})(nethttp.Session(b, nethttp.SessionOptions{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		require.NoError(t, nethttp.GetSession(r, a).Set(r.Context(), sessiontest.User{ID: "x"}))
-		require.NoError(t, nethttp.GetSession(r, b).Set(r.Context(), "y"))
+	h := nethttp.Session(a)(nethttp.Session(b)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.NoError(t, nethttp.SessionFrom(r, a).Set(r.Context(), sessiontest.User{ID: "x"}))
+		require.NoError(t, nethttp.SessionFrom(r, b).Set(r.Context(), "y"))
 	})))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
@@ -108,7 +108,7 @@ func sessionMix(t testing.TB, users, n int, writeShare float64, cacheTTL time.Du
 	clock := kvtest.NewClock()
 	ns := kvtest.NewCountingBulk(memory.New(memory.Options{Clock: clock.Now}))
 	m := session.Must(session.New[sessiontest.User](ns, session.Options{IdleTimeout: time.Hour, CacheTTL: cacheTTL, Clock: clock.Now}))
-	h := nethttp.Session(m, nethttp.SessionOptions{})(sessiontest.Routes(m))
+	h := nethttp.Session(m)(sessiontest.Routes(m))
 	cookies := make([]string, users)
 	for i := range cookies {
 		rec := httptest.NewRecorder()

@@ -456,10 +456,9 @@ func (c *Cache[T]) Invalidate(ctx context.Context, key string) error {
 
 // Close stops starting background refreshes, cancels the running ones and
 // waits for them to end. Gets keep working after Close (stale values are
-// then served without a refresh). It always returns nil.
-func (c *Cache[T]) Close() error {
-	c.bg.close()
-	return nil
+// then served without a refresh). It returns ctx.Err() if ctx ends first.
+func (c *Cache[T]) Close(ctx context.Context) error {
+	return c.bg.close(ctx)
 }
 
 // coarseNow is the default clock: internal/coarse's time, within ~1 ms.

@@ -44,7 +44,7 @@ func newCacheEnv(t *testing.T, o cache.Options) *cacheEnv {
 	o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	c, err := cache.New[string](ns, o)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
 	return &cacheEnv{clock: clock, mem: mem, ns: ns, c: c, logs: logs}
 }
 
@@ -115,7 +115,7 @@ func TestCacheTiers(t *testing.T) {
 	// A second process (another Cache on the same namespace) finds it in KV.
 	other, err := cache.New[string](env.ns, cache.Options{Prefix: "c:", TTL: time.Minute, Clock: env.clock.Now})
 	require.NoError(t, err)
-	defer other.Close()
+	defer other.Close(context.Background())
 	v, err = other.Get(ctx, "a", l)
 	require.NoError(t, err)
 	assert.Equal(t, "v1:a", v)
@@ -162,7 +162,7 @@ func TestCacheKVTTLAndStoredFreshness(t *testing.T) {
 			// options still honours the stored TTL.
 			other, err := cache.New[string](env.ns, cache.Options{TTL: time.Hour, Clock: env.clock.Now})
 			require.NoError(t, err)
-			defer other.Close()
+			defer other.Close(context.Background())
 			l := &cacheLoader{}
 			env.clock.Advance(tt.wantFreshened - time.Millisecond)
 			_, err = other.Get(context.Background(), "k", l)
@@ -171,7 +171,7 @@ func TestCacheKVTTLAndStoredFreshness(t *testing.T) {
 			env.clock.Advance(time.Millisecond)
 			other2, err := cache.New[string](env.ns, cache.Options{TTL: time.Hour, Clock: env.clock.Now})
 			require.NoError(t, err)
-			defer other2.Close()
+			defer other2.Close(context.Background())
 			_, err = other2.Get(context.Background(), "k", l)
 			require.NoError(t, err)
 			if tt.o.StaleWhileRevalidate == 0 {
@@ -417,7 +417,7 @@ func TestCacheStaleWhileRevalidateFromKV(t *testing.T) {
 	assert.Equal(t, "v1:k", v, "a stale KV value is served at once")
 	require.Eventually(t, func() bool { return other.Stats().Loads == 1 }, 5*time.Second, time.Millisecond)
 	require.Eventually(t, func() bool { return env.ns.Counts().Put == 2 }, 5*time.Second, time.Millisecond, "the refresh writes KV")
-	require.NoError(t, other.Close())
+	require.NoError(t, other.Close(context.Background()))
 	assert.EqualValues(t, 2, l.calls.Load())
 	v, err = other.Get(ctx, "k", l)
 	require.NoError(t, err)
@@ -630,7 +630,7 @@ func TestCacheCloseCancelsRefresh(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "v1", v)
 	require.Eventually(t, func() bool { return calls.Load() == 2 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, env.c.Close()) // returns: the refresh was cancelled
+	require.NoError(t, env.c.Close(context.Background())) // returns: the refresh was cancelled
 	v, err = env.c.Get(ctx, "k", l)
 	require.NoError(t, err)
 	assert.Equal(t, "v1", v, "still served after Close, without a new refresh")

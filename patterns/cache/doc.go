@@ -16,7 +16,7 @@
 //
 //	users, err := cache.New[User](ns, cache.Options{Prefix: "user:", TTL: time.Minute})
 //	if err != nil { ... }
-//	defer users.Close()
+//	defer users.Close(context.Background())
 //	u, err := users.Get(ctx, "42", cache.LoaderFunc[User](func(ctx context.Context, id string) (User, error) {
 //		return db.User(ctx, id)
 //	}))
@@ -44,7 +44,7 @@
 //
 //	rc, err := cache.NewResponseCache(ns, cache.ResponseOptions{TTL: time.Minute})
 //	if err != nil { ... }
-//	defer rc.Close()
+//	defer rc.Close(context.Background())
 //	http.ListenAndServe(":8080", nethttp.Cache(rc)(mux))
 //
 // Both caches keep hot entries in internal/lcache (otter v2, shared with

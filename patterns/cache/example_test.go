@@ -30,7 +30,7 @@ func ExampleCache_Get() {
 	if err != nil {
 		panic(err)
 	}
-	defer users.Close()
+	defer users.Close(context.Background())
 
 	loadUser := cache.LoaderFunc[User](func(ctx context.Context, id string) (User, error) {
 		fmt.Println("loading", id) // a database query, an API call...
@@ -60,7 +60,7 @@ func ExampleResponseCache_Serve() {
 	if err != nil {
 		panic(err)
 	}
-	defer rc.Close()
+	defer rc.Close(context.Background())
 
 	handler := func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Tag", "products") // stripped before sending; purge with rc.PurgeTag

@@ -53,11 +53,22 @@ func (r *refresher) start(parent context.Context, key string, fn func(ctx contex
 }
 
 // close stops starting refreshes, cancels the running ones and waits for
-// them to end.
-func (r *refresher) close() {
+// them to end, or for ctx to be done (then it returns ctx.Err(); the
+// cancelled refreshes end on their own).
+func (r *refresher) close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
 	r.cancel()
-	r.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -228,10 +228,10 @@ func (c *ResponseCache) Stats() ResponseStats {
 }
 
 // Close stops starting background refreshes, cancels the running ones and
-// waits for them. Serve keeps working after Close. It always returns nil.
-func (c *ResponseCache) Close() error {
-	c.bg.close()
-	return nil
+// waits for them to end. Serve keeps working after Close. It returns
+// ctx.Err() if ctx ends first.
+func (c *ResponseCache) Close(ctx context.Context) error {
+	return c.bg.close(ctx)
 }
 
 // key is the method-independent cache key of a request: [host] + escaped

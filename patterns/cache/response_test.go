@@ -35,7 +35,7 @@ func newRespEnv(t *testing.T, o cache.ResponseOptions) *respEnv {
 	o.Logger = newTestLogger(env.logs)
 	rc, err := cache.NewResponseCache(env.ns, o)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = rc.Close() })
+	t.Cleanup(func() { _ = rc.Close(context.Background()) })
 	env.rc = rc
 	return env
 }
@@ -74,7 +74,7 @@ func TestResponseCacheOptions(t *testing.T) {
 	assert.ErrorIs(t, err, kv.ErrInvalidOptions)
 	rc, err := cache.NewResponseCache(ns, cache.ResponseOptions{MaxBodySize: kv.MaxValueSize - 64<<10})
 	require.NoError(t, err)
-	require.NoError(t, rc.Close())
+	require.NoError(t, rc.Close(context.Background()))
 }
 
 func TestResponseCacheExpires(t *testing.T) {
@@ -118,7 +118,7 @@ func TestResponseCachePurgeURLWithVariants(t *testing.T) {
 	// Another process, which has never seen the old marker, agrees.
 	other, err := cache.NewResponseCache(env.ns, cache.ResponseOptions{Clock: env.clock.Now})
 	require.NoError(t, err)
-	defer other.Close()
+	defer other.Close(context.Background())
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "/v", nil)
 	req.Header.Set("Accept-Encoding", "br")
@@ -135,7 +135,7 @@ func TestResponseCacheLongURL(t *testing.T) {
 	env.ns.Reset()
 	other, err := cache.NewResponseCache(env.ns, cache.ResponseOptions{Clock: env.clock.Now})
 	require.NoError(t, err)
-	defer other.Close()
+	defer other.Close(context.Background())
 	rec := httptest.NewRecorder()
 	require.NoError(t, other.Serve(rec, httptest.NewRequest("GET", long, nil), respText("other")))
 	assert.Equal(t, "long", rec.Body.String(), "stored under a hashed KV key and found again")
@@ -178,7 +178,7 @@ func TestResponseCacheCloseCancelsRefresh(t *testing.T) {
 	env.clock.Advance(90 * time.Second)
 	env.serve("/c", h)
 	<-started
-	require.NoError(t, env.rc.Close())
+	require.NoError(t, env.rc.Close(context.Background()))
 	assert.Equal(t, "v1", env.serve("/c", h).Body.String(), "served after Close, no new refresh")
 	assert.EqualValues(t, 2, n.Load())
 }

@@ -66,8 +66,13 @@ const (
 	DefaultKeepIdle = time.Minute
 )
 
+// counterError is the type of the package's sentinel errors.
+type counterError string
+
+func (e counterError) Error() string { return string(e) }
+
 // ErrClosed is returned by calls on a closed Counter or Limiter.
-var ErrClosed = errors.New("counter: closed")
+const ErrClosed counterError = "counter: closed"
 
 // Options configures a Counter. The zero value is valid: coalesced writes of
 // "count:"-prefixed keys, flushed at most once a second.

@@ -91,7 +91,7 @@ func (w *writeRecorder) Put(ctx context.Context, key string, v []byte, o kv.PutO
 	return w.CountingBulk.Put(ctx, key, v, o)
 }
 
-func (w *writeRecorder) PutBulk(ctx context.Context, entries []kv.BulkEntry) error {
+func (w *writeRecorder) PutBulk(ctx context.Context, entries []kv.Pair) error {
 	for _, e := range entries {
 		w.note(e.Key)
 	}

@@ -43,17 +43,10 @@
 //	lim, err := counter.NewLimiter(ns, 100, time.Minute, counter.LimiterOptions{})
 //	res, err := lim.Allow(ctx, key) // res.Allowed, Remaining, Reset, RetryAfter
 //
-// The net/http and Echo middleware (middleware/nethttp, middleware/echo) take
-// a [KeyFunc]: [KeyByIP] (IPv6 grouped by /64, forwarding headers believed
-// only from trusted proxies), [KeyByHeader], or any
-// func(*http.Request) (string, error), such as one reading the session user
-// that a session middleware earlier in the chain put in the request context:
-//
-//	byUser := counter.KeyByFunc(func(r *http.Request) (string, error) {
-//		id := userIDFrom(r.Context()) // e.g. the sessions pattern's getter
-//		if id == "" {
-//			return "", counter.ErrNoKey
-//		}
-//		return "user:" + id, nil
-//	})
+// The net/http and Echo middleware (middleware/nethttp, middleware/echo) key
+// requests with a KeyFunc from middleware/httpkey: httpkey.ByIP (forwarding
+// headers believed only from the proxies configured for each, IPv6 grouped
+// by /64), httpkey.ByHeader, or any func(*http.Request) (string, error),
+// such as one reading the session user that a session middleware earlier in
+// the chain put in the request context.
 package counter

@@ -3,7 +3,6 @@ package counter_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/kvkit/kvkit/kv"
@@ -63,22 +62,4 @@ func ExampleLimiter() {
 	// true 1
 	// true 0
 	// false 0
-}
-
-// The sessions pattern's user ID (or anything else upstream middleware puts
-// in the request context) keys requests through the generic form.
-func ExampleKeyByFunc() {
-	type userKey struct{}
-	byUser := counter.KeyByFunc(func(r *http.Request) (string, error) {
-		id, _ := r.Context().Value(userKey{}).(string)
-		if id == "" {
-			return "", counter.ErrNoKey // answered with 400 by the middleware
-		}
-		return "user:" + id, nil
-	})
-	r, _ := http.NewRequest(http.MethodGet, "/", nil)
-	r = r.WithContext(context.WithValue(r.Context(), userKey{}, "42"))
-	key, _ := byUser(r)
-	fmt.Println(key)
-	// Output: user:42
 }

@@ -183,8 +183,8 @@ func (l *Limiter) names(now time.Time) *windowName {
 // limit. A denied event is not counted. On a KV failure the decision is
 // made from what is known locally and the error is returned too (callers
 // choose to fail open or closed); failures are logged, throttled. A key too
-// long for KV fails with an error wrapping ErrNoKey and kv.ErrInvalidKey
-// (hash long keys). A closed Limiter allows everything and returns
+// long for KV fails with an error wrapping kv.ErrInvalidKey (hash long
+// keys), before any KV call. A closed Limiter allows everything and returns
 // ErrClosed.
 func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
 	return l.AllowN(ctx, key, 1)
@@ -208,7 +208,7 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 	weight := float64(w.reset.Sub(now)) / float64(l.window) // share of the previous window still covered
 	// Both window keys have the same length: one check covers them.
 	if err := l.c.validate("increment", key+w.cur); err != nil {
-		return res, w, errors.Join(ErrNoKey, err)
+		return res, w, err
 	}
 	if l.algo == SlidingWindow {
 		// The previous window only changes until its last writers'

@@ -165,34 +165,30 @@ func Must(c *Client, err error) *Client {
 // Prefix returns the key prefix of flag definitions.
 func (c *Client) Prefix() string { return c.prefix }
 
-// IsEnabled reports whether flag name is on for userID. A missing flag is
-// off; a flag whose definition cannot be loaded (and was never loaded) is
-// off too: use Enabled or Evaluate to see the error. Served from memory
-// within the cache TTL, it costs one SHA-256 and a map lookup, and does not
-// allocate.
+// IsEnabled reports whether flag name is on for userID: the method for
+// handlers. A missing flag is off; a flag whose definition cannot be loaded
+// (and was never loaded) is off too: use Evaluate to see the error. Served
+// from memory within the cache TTL, it costs one SHA-256 and a map lookup,
+// and does not allocate.
 func (c *Client) IsEnabled(ctx context.Context, name, userID string) bool {
 	f, _ := c.lookup(ctx, name)
 	return f.evaluate(name, userID).Enabled
 }
 
-// Enabled is IsEnabled with the error of a failed load. A load that fails
-// after the flag was loaded once is not an error: the last known definition
-// is served (and the failure logged).
-func (c *Client) Enabled(ctx context.Context, name, userID string) (bool, error) {
-	d, err := c.Evaluate(ctx, name, userID)
-	return d.Enabled, err
-}
-
-// Variant returns the variant of flag name chosen for userID, or "" when the
-// flag is off for the user or has no variants.
-func (c *Client) Variant(ctx context.Context, name, userID string) (string, error) {
-	d, err := c.Evaluate(ctx, name, userID)
-	return d.Variant, err
+// Variant returns the variant of flag name chosen for userID (an A/B arm),
+// or "" when the flag is off for the user, has no variants, or cannot be
+// loaded (Evaluate reports why).
+func (c *Client) Variant(ctx context.Context, name, userID string) string {
+	f, _ := c.lookup(ctx, name)
+	return f.evaluate(name, userID).Variant
 }
 
 // Evaluate decides flag name for userID (see [Flag.Evaluate] for the rules)
-// and says which rule decided. A flag that could not be loaded and was never
-// known is off with ReasonError and the error.
+// and says which rule decided: the method for logs, debugging pages and
+// callers that must tell "off" from "could not load". A flag that could not
+// be loaded and was never known is off with ReasonError and the error; a
+// load that fails after the flag was loaded once is not an error (the last
+// known definition is served, and the failure logged).
 func (c *Client) Evaluate(ctx context.Context, name, userID string) (Decision, error) {
 	f, err := c.lookup(ctx, name)
 	if f == nil && err != nil {
@@ -201,10 +197,11 @@ func (c *Client) Evaluate(ctx context.Context, name, userID string) (Decision, e
 	return f.evaluate(name, userID), nil
 }
 
-// Lookup returns the definition of flag name as the Client currently serves
-// it (from memory within the cache TTL). found is false for a missing flag.
-// The slices in the result are shared with the cache: do not modify them.
-func (c *Client) Lookup(ctx context.Context, name string) (f Flag, found bool, err error) {
+// Get returns the definition of flag name as the Client currently serves it
+// (from memory within the cache TTL; [Client.List] reads KV afresh). found
+// is false for a missing flag. The slices in the result are shared with the
+// cache: do not modify them.
+func (c *Client) Get(ctx context.Context, name string) (f Flag, found bool, err error) {
 	cf, err := c.lookup(ctx, name)
 	if cf == nil {
 		return Flag{}, false, err

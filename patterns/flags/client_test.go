@@ -143,7 +143,8 @@ func TestStaleOnError(t *testing.T) {
 	boom := errors.New("cloudflare is down")
 	env.ns.FailWith(boom)
 	env.clock.Advance(31 * time.Second)
-	on, err := env.c.Enabled(ctx, "f", "u")
+	onDec, err := env.c.Evaluate(ctx, "f", "u")
+	on := onDec.Enabled
 	assert.NoError(t, err, "a known definition is served without error")
 	assert.True(t, on, "the last known definition is served")
 	assert.Contains(t, env.log.String(), "cloudflare is down")
@@ -177,13 +178,14 @@ func TestNeverLoadedFailsOff(t *testing.T) {
 	assert.ErrorIs(t, err, boom)
 	assert.Equal(t, flags.Decision{Reason: flags.ReasonError}, d)
 	assert.False(t, env.c.IsEnabled(ctx, "f", "u"))
-	_, err = env.c.Enabled(ctx, "f", "u")
+	_, err = env.c.Evaluate(ctx, "f", "u")
 	assert.ErrorIs(t, err, boom, "the error is returned while remembered")
 	assert.Equal(t, int64(1), env.ns.Counts().Get, "the failure is remembered for RetryAfter")
 
 	env.ns.FailWith(nil)
 	env.clock.Advance(5 * time.Second)
-	on, err := env.c.Enabled(ctx, "f", "u")
+	onDec, err := env.c.Evaluate(ctx, "f", "u")
+	on := onDec.Enabled
 	assert.NoError(t, err)
 	assert.True(t, on)
 }
@@ -194,14 +196,15 @@ func TestLoadAllStaleOnError(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("down")
 	env.ns.FailWith(boom)
-	_, err := env.c.Enabled(ctx, "f", "u")
+	_, err := env.c.Evaluate(ctx, "f", "u")
 	assert.ErrorIs(t, err, boom, "nothing known yet")
 	env.ns.FailWith(nil)
 	env.clock.Advance(5 * time.Second)
 	assert.True(t, env.c.IsEnabled(ctx, "f", "u"))
 	env.ns.FailWith(boom)
 	env.clock.Advance(time.Minute)
-	on, err := env.c.Enabled(ctx, "f", "u")
+	onDec, err := env.c.Evaluate(ctx, "f", "u")
+	on := onDec.Enabled
 	assert.NoError(t, err)
 	assert.True(t, on, "the last snapshot is served")
 	all, err := env.c.EvaluateAll(ctx, "u")
@@ -214,7 +217,7 @@ func TestInvalidNameMakesNoKVCall(t *testing.T) {
 	env := flagsSetup(t, flags.Options{}, nil)
 	ctx := context.Background()
 	long := strings.Repeat("x", kv.MaxKeySize) // too long with "flag:"
-	_, err := env.c.Enabled(ctx, long, "u")
+	_, err := env.c.Evaluate(ctx, long, "u")
 	assert.ErrorIs(t, err, kv.ErrInvalidKey)
 	assert.ErrorIs(t, env.c.Set(ctx, long, flags.Flag{}), kv.ErrInvalidKey)
 	assert.ErrorIs(t, env.c.Delete(ctx, long), kv.ErrInvalidKey)
@@ -279,7 +282,7 @@ func TestAdmin(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, all, "beta", "the snapshot forgets a deleted flag at once")
 
-	f, found, err := env.c.Lookup(ctx, "dark")
+	f, found, err := env.c.Get(ctx, "dark")
 	require.NoError(t, err)
 	assert.True(t, found)
 	assert.Equal(t, []string{in}, f.Allowlist)
@@ -295,7 +298,7 @@ func TestEvaluatorFromContext(t *testing.T) {
 	assert.Equal(t, "u", ev.UserID())
 	assert.True(t, ev.IsEnabled("f"))
 	assert.Equal(t, "v", ev.Variant("f"))
-	all, err := ev.All()
+	all, err := ev.EvaluateAll()
 	require.NoError(t, err)
 	assert.Len(t, all, 1)
 
@@ -321,11 +324,12 @@ func TestCancelledCallerIsNotRemembered(t *testing.T) {
 			env := flagsSetup(t, flags.Options{LoadAll: loadAll}, map[string]string{"f": `{"enabled":true,"rolloutPercent":100}`})
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			_, err := env.c.Enabled(ctx, "f", "u")
+			_, err := env.c.Evaluate(ctx, "f", "u")
 			assert.ErrorIs(t, err, context.Canceled)
 			// The next caller loads at once instead of getting the
 			// cancelled caller's error for RetryAfter.
-			on, err := env.c.Enabled(context.Background(), "f", "u")
+			d, err := env.c.Evaluate(context.Background(), "f", "u")
+			on := d.Enabled
 			assert.NoError(t, err)
 			assert.True(t, on)
 			assert.Empty(t, env.log.String(), "a cancelled caller is not a KV failure")

@@ -41,8 +41,7 @@ func (e *Evaluator) Variant(name string) string {
 	if e == nil {
 		return ""
 	}
-	v, _ := e.c.Variant(e.ctx, name, e.userID)
-	return v
+	return e.c.Variant(e.ctx, name, e.userID)
 }
 
 // Evaluate decides flag name for the user (see [Client.Evaluate]).
@@ -53,8 +52,8 @@ func (e *Evaluator) Evaluate(name string) (Decision, error) {
 	return e.c.Evaluate(e.ctx, name, e.userID)
 }
 
-// All decides every flag for the user (see [Client.EvaluateAll]).
-func (e *Evaluator) All() (map[string]Decision, error) {
+// EvaluateAll decides every flag for the user (see [Client.EvaluateAll]).
+func (e *Evaluator) EvaluateAll() (map[string]Decision, error) {
 	if e == nil {
 		return map[string]Decision{}, nil
 	}

@@ -261,7 +261,7 @@ type sessionBlockingNS struct {
 	release chan struct{}
 }
 
-func (b *sessionBlockingNS) Get(ctx context.Context, key string, o kv.GetOptions) (kv.Item, bool, error) {
+func (b *sessionBlockingNS) Get(ctx context.Context, key string, o kv.GetOptions) (kv.Entry[[]byte], bool, error) {
 	it, found, err := b.Namespace.Get(ctx, key, o)
 	if b.armed.CompareAndSwap(true, false) {
 		b.entered <- struct{}{}

@@ -16,7 +16,7 @@
 //		_ = s.Renew(r.Context()) // new token on sign-in: no session fixation
 //		_ = s.Set(r.Context(), User{ID: "u1", Role: "admin"})
 //	})
-//	http.ListenAndServe(":8080", nethttp.Session(sessions, nethttp.SessionOptions{})(mux))
+//	http.ListenAndServe(":8080", nethttp.Session(sessions)(mux))
 //
 // # KV calls
 //

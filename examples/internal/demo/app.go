@@ -129,7 +129,7 @@ func New(ctx context.Context, ns kv.Namespace, opts Options) (*App, error) {
 
 func (a *App) seed(ctx context.Context) error {
 	for name, f := range SeedFlags {
-		if _, found, err := a.Flags.Lookup(ctx, name); err != nil {
+		if _, found, err := a.Flags.Get(ctx, name); err != nil {
 			return fmt.Errorf("seed flag %s: %w", name, err)
 		} else if !found {
 			if err := a.Flags.Set(ctx, name, f); err != nil {
@@ -144,7 +144,7 @@ func (a *App) seed(ctx context.Context) error {
 func (a *App) Close(ctx context.Context) error {
 	var errs []error
 	if a.Responses != nil {
-		errs = append(errs, a.Responses.Close())
+		errs = append(errs, a.Responses.Close(ctx))
 	}
 	return errors.Join(append(errs, a.Limiter.Close(ctx), a.Counter.Close(ctx))...)
 }
@@ -265,7 +265,7 @@ func (a *App) FlagsPage(r *http.Request, framework string) (FlagsData, error) {
 	}
 	d := FlagsData{Page: p, UserID: id}
 	for name, dec := range decisions {
-		def, _, err := a.Flags.Lookup(r.Context(), name)
+		def, _, err := a.Flags.Get(r.Context(), name)
 		if err != nil {
 			return FlagsData{}, err
 		}

@@ -71,7 +71,7 @@ func NewEnv(t *testing.T, build Build, o cache.ResponseOptions, h http.HandlerFu
 	o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	rc, err := cache.NewResponseCache(ns, o)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = rc.Close() })
+	t.Cleanup(func() { _ = rc.Close(context.Background()) })
 	calls := &atomic.Int64{}
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
@@ -175,7 +175,7 @@ func Run(t *testing.T, build Build) {
 		env.Do("GET", "/s")
 		other, err := cache.NewResponseCache(env.NS, cache.ResponseOptions{Clock: env.Clock.Now})
 		require.NoError(t, err)
-		defer other.Close()
+		defer other.Close(context.Background())
 		srv := build(t, other, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			t.Error("the origin must not be called")
 		}))
@@ -422,7 +422,7 @@ func Run(t *testing.T, build Build) {
 		// Another process sees the purge within TagCheckInterval.
 		other, err := cache.NewResponseCache(env.NS, cache.ResponseOptions{Clock: env.Clock.Now})
 		require.NoError(t, err)
-		defer other.Close()
+		defer other.Close(context.Background())
 		srv := build(t, other, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "fresh") }))
 		get := func() string {
 			rec := httptest.NewRecorder()

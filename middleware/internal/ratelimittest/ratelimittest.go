@@ -22,13 +22,14 @@ import (
 	"github.com/kvkit/kvkit/kv"
 	"github.com/kvkit/kvkit/kv/kvtest"
 	"github.com/kvkit/kvkit/kv/memory"
+	"github.com/kvkit/kvkit/middleware/httpkey"
 	"github.com/kvkit/kvkit/patterns/counter"
 )
 
 // Setup is what a framework's middleware is built from.
 type Setup struct {
 	Limiter    *counter.Limiter
-	Key        counter.KeyFunc
+	Key        httpkey.KeyFunc
 	FailClosed bool
 	Headers    counter.Headers
 }
@@ -42,7 +43,7 @@ type Request struct {
 	Advance    time.Duration     // moved on the clock before the request
 	RemoteAddr string            // default "203.0.113.7:1234"
 	Header     map[string]string // request headers
-	Cost       int               // set with counter.WithCost when > 0
+	Cost       int               // set with httpkey.WithCost when > 0
 	Status     int
 	// Want lists response headers that must be present with these values;
 	// a value of "" means the header must be absent.
@@ -55,8 +56,8 @@ type Case struct {
 	Limit      int
 	Window     time.Duration
 	Algorithm  counter.Algorithm
-	Trusted    []netip.Prefix // trusted proxies for KeyByIP
-	ByHeader   string         // key by this header instead of by IP
+	Proxies    httpkey.IPConfig // the httpkey.ByIP config
+	ByHeader   string           // key by this header instead of by IP
 	FailClosed bool
 	IETF       bool
 	KVDown     bool // every KV call fails
@@ -93,7 +94,7 @@ func Cases() []Case {
 		},
 		{
 			Name: "spoofed forwarding headers from an untrusted peer buy no quota", Limit: 1, Window: time.Minute,
-			Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+			Proxies: httpkey.IPConfig{Proxies: httpkey.Proxies{Cloudflare: true, ForwardedFor: lb, RealIP: lb}},
 			Requests: []Request{
 				{Header: map[string]string{"X-Forwarded-For": "1.1.1.1", "CF-Connecting-IP": "1.1.1.1"}, Status: 200},
 				{Header: map[string]string{"X-Forwarded-For": "2.2.2.2", "CF-Connecting-IP": "2.2.2.2"}, Status: 429},
@@ -101,13 +102,26 @@ func Cases() []Case {
 			},
 		},
 		{
-			Name: "a trusted proxy's CF-Connecting-IP tells clients apart", Limit: 1, Window: time.Minute,
-			Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+			Name: "Cloudflare's CF-Connecting-IP tells clients apart", Limit: 1, Window: time.Minute,
+			Proxies: httpkey.IPConfig{Proxies: httpkey.Proxies{Cloudflare: true}},
 			Requests: []Request{
-				{RemoteAddr: "10.0.0.1:1", Header: map[string]string{"CF-Connecting-IP": "198.51.100.1"}, Status: 200},
-				{RemoteAddr: "10.0.0.2:1", Header: map[string]string{"CF-Connecting-IP": "198.51.100.2"}, Status: 200},
-				{RemoteAddr: "10.0.0.3:1", Header: map[string]string{"CF-Connecting-IP": "198.51.100.1"}, Status: 429},
+				{RemoteAddr: "172.70.0.1:1", Header: map[string]string{"CF-Connecting-IP": "198.51.100.1"}, Status: 200},
+				{RemoteAddr: "172.70.0.2:1", Header: map[string]string{"CF-Connecting-IP": "198.51.100.2"}, Status: 200},
+				{RemoteAddr: "172.70.0.3:1", Header: map[string]string{"CF-Connecting-IP": "198.51.100.1"}, Status: 429},
 			},
+		},
+		{
+			// The audit's bypass: with a load balancer trusted (for
+			// X-Forwarded-For), CF-Connecting-IP bought a fresh quota per
+			// forged value: 20 of 20 passed a limit of 5.
+			Name: "CF-Connecting-IP through a trusted load balancer is not believed unless Cloudflare sent it", Limit: 5, Window: time.Minute,
+			Proxies:  httpkey.IPConfig{Proxies: httpkey.Proxies{ForwardedFor: lb}},
+			Requests: forgedThroughLB(20, 5),
+		},
+		{
+			Name: "IPv6 grouped by /48 when configured: 20 /64s in one /48 share a quota", Limit: 5, Window: time.Minute,
+			Proxies:  httpkey.IPConfig{IPv6Prefix: 48},
+			Requests: sixtyFours(20, 5),
 		},
 		{
 			Name: "IPv6 clients are grouped by /64", Limit: 1, Window: time.Minute,
@@ -177,9 +191,9 @@ func Run(t *testing.T, build Build) {
 				calls.FailWith(nil)
 				assert.NoError(t, lim.Close(context.Background()))
 			})
-			key := counter.KeyByIP(tc.Trusted...)
+			key := httpkey.ByIP(tc.Proxies)
 			if tc.ByHeader != "" {
-				key = counter.KeyByHeader(tc.ByHeader)
+				key = httpkey.ByHeader(tc.ByHeader)
 			}
 			h := build(t, Setup{Limiter: lim, Key: key, FailClosed: tc.FailClosed, Headers: counter.Headers{IETF: tc.IETF}})
 
@@ -194,7 +208,7 @@ func Run(t *testing.T, build Build) {
 					r.Header.Set(k, v)
 				}
 				if req.Cost > 0 {
-					r = r.WithContext(counter.WithCost(r.Context(), req.Cost))
+					r = r.WithContext(httpkey.WithCost(r.Context(), req.Cost))
 				}
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, r)
@@ -212,4 +226,36 @@ func Run(t *testing.T, build Build) {
 			}
 		})
 	}
+}
+
+// lb is the load balancers' network in the proxy cases.
+var lb = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+
+// forgedThroughLB is n requests through a load balancer, each with a new
+// forged CF-Connecting-IP, from one client: the first limit pass.
+func forgedThroughLB(n, limit int) []Request {
+	out := make([]Request, n)
+	for i := range out {
+		out[i] = Request{RemoteAddr: "10.0.0.9:1", Status: 200, Header: map[string]string{
+			"X-Forwarded-For":  "203.0.113.50",
+			"CF-Connecting-IP": "192.0.2." + strconv.Itoa(i+1),
+		}}
+		if i >= limit {
+			out[i].Status = 429
+		}
+	}
+	return out
+}
+
+// sixtyFours is n requests from n different /64s of one /48: the first
+// limit pass.
+func sixtyFours(n, limit int) []Request {
+	out := make([]Request, n)
+	for i := range out {
+		out[i] = Request{RemoteAddr: "[2001:db8:77:" + strconv.FormatInt(int64(i), 16) + "::1]:1", Status: 200}
+		if i >= limit {
+			out[i].Status = 429
+		}
+	}
+	return out
 }

@@ -5,7 +5,6 @@ package sessionhttp
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,7 +14,11 @@ import (
 
 // ErrCommitFailed is returned by Write after the session could not be
 // saved: the error response has been sent instead of the handler's.
-var ErrCommitFailed = errors.New("session: response replaced by an error: the session could not be saved")
+const ErrCommitFailed commitError = "session: response replaced by an error: the session could not be saved"
+
+type commitError string
+
+func (e commitError) Error() string { return string(e) }
 
 const (
 	statePending = iota

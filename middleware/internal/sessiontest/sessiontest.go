@@ -612,7 +612,7 @@ func Cases() []Case {
 			assert.Equal(t, "127.0.0.1", c.Domain)
 			assert.Equal(t, http.SameSiteStrictMode, c.SameSite)
 			assert.False(t, c.HttpOnly)
-			list, err := e.Mem.List(context.Background(), kv.ListRequest{Prefix: "s/"})
+			list, err := e.Mem.List(context.Background(), kv.ListOptions{Prefix: "s/"})
 			require.NoError(t, err)
 			assert.Len(t, list.Keys, 1)
 		}},

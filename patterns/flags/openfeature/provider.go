@@ -72,7 +72,7 @@ func (p *Provider) Hooks() []openfeature.Hook { return nil }
 // the user. When done is true, detail is the answer (the caller's default
 // value applies).
 func (p *Provider) resolve(ctx context.Context, name string, flatCtx openfeature.FlattenedContext) (f flags.Flag, user string, detail openfeature.ProviderResolutionDetail, done bool) {
-	f, found, err := p.c.Lookup(ctx, name)
+	f, found, err := p.c.Get(ctx, name)
 	switch {
 	case err != nil && errors.Is(err, kv.ErrInvalidKey):
 		return f, "", errorDetail(openfeature.NewFlagNotFoundResolutionError(err.Error())), true
