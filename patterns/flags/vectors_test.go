@@ -12,9 +12,9 @@ import (
 	"github.com/kvkit/kvkit/patterns/flags"
 )
 
-// flagsVectorsPath is where the lead keeps the vectors made by the
-// TypeScript code: the repository checkout sits next to shared/.
-const flagsVectorsPath = "../../../shared/testdata/rollout-vectors.json"
+// flagsVectorsPath holds the vectors made by the TypeScript code (see
+// testdata/README.md for where they come from).
+const flagsVectorsPath = "testdata/rollout-vectors.json"
 
 type flagsVector struct {
 	Flag           string  `json:"flag"`
@@ -27,7 +27,7 @@ type flagsVector struct {
 func flagsLoadVectors(t *testing.T) []flagsVector {
 	t.Helper()
 	raw, err := os.ReadFile(flagsVectorsPath)
-	require.NoError(t, err, "the TypeScript rollout vectors must be at %s (shared/testdata next to the checkout); this test never skips", flagsVectorsPath)
+	require.NoError(t, err, "the TypeScript rollout vectors must be at %s", flagsVectorsPath)
 	var file struct {
 		Vectors []flagsVector `json:"vectors"`
 	}

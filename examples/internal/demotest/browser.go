@@ -1,3 +1,5 @@
+//go:build e2e
+
 package demotest
 
 import (
@@ -91,4 +93,11 @@ func Browser(t *testing.T, base string) {
 	signedOut, err := chromedp.Run(step(), chromedp.Evaluate[bool](`document.getElementById("user") === null`))
 	require.NoError(t, err)
 	assert.True(t, signedOut, "signed out")
+}
+
+// BrowserSuite drives one demo app in headless Chromium. It is built only
+// with the e2e tag (go test -tags e2e, as .ci/run runs it), and fails when
+// Chromium is missing.
+func BrowserSuite(t *testing.T, run RunFunc) {
+	Browser(t, Start(t, run))
 }

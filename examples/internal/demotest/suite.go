@@ -6,9 +6,10 @@ import (
 	"github.com/kvkit/kvkit/kv/kvtest"
 )
 
-// Suite runs every end-to-end check on one demo app: the story over the
-// embedded backend and over the local API server, and the browser test.
-// Both apps run exactly this, so they are held to the same behaviour.
+// Suite runs the end-to-end checks on one demo app that need Go alone: the
+// story over the embedded backend and over the local API server. Both apps
+// run exactly this, so they are held to the same behaviour; the browser
+// test (BrowserSuite) is built with the e2e tag only.
 func Suite(t *testing.T, run RunFunc, framework string) {
 	t.Run("StoryOverEmbeddedBackend", func(t *testing.T) {
 		Story(t, Start(t, run), framework)
@@ -21,8 +22,5 @@ func Suite(t *testing.T, run RunFunc, framework string) {
 		base := Start(t, run, "-backend", "local")
 		Story(t, base, framework)
 		RequestsShown(t, base)
-	})
-	t.Run("Browser", func(t *testing.T) {
-		Browser(t, Start(t, run))
 	})
 }
