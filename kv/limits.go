@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Workers KV limits (cloudflare-kv.md §1 and §6). Backends and the Store check
+// Workers KV limits (docs/cloudflare-kv.md §1 and §6). Backends and the Store check
 // them before any request, so bad input never costs a call.
 const (
 	MaxKeySize      = 512              // bytes of UTF-8, not characters

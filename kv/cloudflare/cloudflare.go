@@ -175,7 +175,7 @@ func checkKey(op, key string) error {
 }
 
 // escape percent-encodes key for one path segment. The SDK does not escape
-// keys (cloudflare-kv.md §3): "/", "?", "#", "%" would change the URL.
+// keys (docs/cloudflare-kv.md §3): "/", "?", "#", "%" would change the URL.
 func escape(key string) string { return url.PathEscape(key) }
 
 func fail(op, key string, err error) error {

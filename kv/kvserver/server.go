@@ -20,7 +20,7 @@ import (
 	"github.com/kvkit/kvkit/kv/memory"
 )
 
-// Cloudflare error codes the server uses (cloudflare-kv.md §2).
+// Cloudflare error codes the server uses (docs/cloudflare-kv.md §2).
 const (
 	codeGeneric           = 10000 // authentication and unclassified errors
 	codeBadRequest        = 10001 // a request KV rejects (limits, bad JSON)
@@ -307,7 +307,7 @@ func methodNotAllowed(w http.ResponseWriter) {
 }
 
 // writeKVError answers a failure of the memory backend with the status a
-// real namespace gives for it (cloudflare-kv.md §1, §6).
+// real namespace gives for it (docs/cloudflare-kv.md §1, §6).
 func (s *Server) writeKVError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadRequest
 	switch {

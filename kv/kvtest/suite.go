@@ -10,7 +10,7 @@
 //		})
 //	}
 //
-// The suite checks the rules of section 6 of cloudflare-kv.md: key bytes,
+// The suite checks the rules of section 6 of docs/cloudflare-kv.md: key bytes,
 // value and metadata limits, TTL and expiration rules, expiry at
 // now >= expiration, listing order, paging and cursors, bulk limits, and
 // context cancellation. Bulk and streaming cases run when the namespace
