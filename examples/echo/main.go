@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -45,6 +46,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- stri
 func routes(a *demo.App) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = textErrors
 	e.Use(kvecho.Session(a.Sessions))
 	e.Use(kvecho.Flags(a.Flags, func(c echo.Context) string { return a.UserID(c.Request()) }))
 
@@ -90,8 +92,7 @@ func routes(a *demo.App) http.Handler {
 		Limiter: a.Limiter,
 		KeyFunc: httpkey.ByIP(httpkey.IPConfig{}),
 		DenyHandler: func(c echo.Context, res counter.Result) error {
-			return render(c, a, http.StatusTooManyRequests, "limited",
-				map[string]any{"Limit": res.Limit, "RetryAfter": int(res.RetryAfter.Seconds() + 0.999)}, nil)
+			return c.JSON(http.StatusTooManyRequests, demo.APILimited(res))
 		},
 	}))
 	return e
@@ -109,4 +110,31 @@ func render(c echo.Context, a *demo.App, code int, name string, data any, err er
 		return err
 	}
 	return c.HTMLBlob(code, buf.Bytes())
+}
+
+// textErrors answers errors as the net/http app does (http.Error: text/plain,
+// the message and a newline) instead of Echo's default JSON, so clients see
+// the same bodies from both apps. Details of 5xx errors stay in the log.
+func textErrors(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, ""
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code = he.Code
+		if s, ok := he.Message.(string); ok && code < 500 {
+			msg = s
+		}
+	}
+	switch {
+	case code == http.StatusNotFound:
+		msg = demo.NotFoundBody
+	case msg == "" || msg == http.StatusText(code):
+		msg = fmt.Sprintf("%d %s", code, http.StatusText(code))
+	}
+	if code >= 500 {
+		c.Logger().Error(err)
+	}
+	http.Error(c.Response(), msg, code)
 }

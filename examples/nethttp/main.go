@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 
 	"github.com/kvkit/kvkit/examples/internal/demo"
@@ -85,15 +84,11 @@ func routes(a *demo.App) http.Handler {
 	mux.Handle("GET /slow", nethttp.Cache(a.Responses)(slow))
 
 	// The API sits behind the rate limit, keyed by client IP.
-	limited := func(w http.ResponseWriter, r *http.Request, _ counter.Result) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusTooManyRequests)
-		retry, _ := strconv.Atoi(w.Header().Get("Retry-After"))
-		_ = a.Render(w, "limited", map[string]any{"Limit": demo.APILimit, "RetryAfter": retry})
+	limited := func(w http.ResponseWriter, r *http.Request, res counter.Result) {
+		writeJSON(w, http.StatusTooManyRequests, demo.APILimited(res))
 	}
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(demo.APIHello(a.UserID(r)))
+		writeJSON(w, http.StatusOK, demo.APIHello(a.UserID(r)))
 	})
 	mux.Handle("GET /api/hello", nethttp.RateLimitWithConfig(nethttp.RateLimitConfig{
 		Limiter: a.Limiter, KeyFunc: httpkey.ByIP(httpkey.IPConfig{}), DenyHandler: limited,
@@ -104,6 +99,12 @@ func routes(a *demo.App) http.Handler {
 	h = nethttp.Flags(a.Flags, a.UserID)(h)
 	h = nethttp.Session(a.Sessions)(h)
 	return h
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func render(a *demo.App, w http.ResponseWriter, name string, data any, err error) {

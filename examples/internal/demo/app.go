@@ -173,9 +173,10 @@ type Page struct {
 // HomeData is the home page.
 type HomeData struct {
 	Page
-	NewUI  bool
-	Bucket float64
-	UserID string
+	NewUI   bool
+	Bucket  float64
+	Rollout float64 // the new-ui flag's rollout percentage
+	UserID  string
 }
 
 // FlagRow is one flag on the flags page.
@@ -247,7 +248,11 @@ func (a *App) Home(r *http.Request, framework string, ev *flags.Evaluator) (Home
 		return HomeData{}, err
 	}
 	id := a.UserID(r)
-	return HomeData{Page: p, NewUI: ev.IsEnabled(NewUIFlag), Bucket: flags.Bucket(NewUIFlag, id), UserID: id}, nil
+	def, _, err := a.Flags.Get(r.Context(), NewUIFlag) // from the client's cache
+	if err != nil {
+		return HomeData{}, err
+	}
+	return HomeData{Page: p, NewUI: ev.IsEnabled(NewUIFlag), Bucket: flags.Bucket(NewUIFlag, id), Rollout: def.RolloutPercent, UserID: id}, nil
 }
 
 // FlagsPage gathers the flags page: each definition and this user's bucket.
@@ -294,6 +299,21 @@ func (a *App) Slow(ctx context.Context, framework string) (map[string]any, error
 func APIHello(userID string) map[string]any {
 	return map[string]any{"hello": userID, "time": time.Now().UTC().Format(time.RFC3339)}
 }
+
+// APILimited is the rate-limited API's 429 answer: JSON, like every answer
+// of the API, so the page's script shows it as it shows a 200.
+func APILimited(res counter.Result) map[string]any {
+	return map[string]any{
+		"error":             "rate limit exceeded",
+		"limit":             res.Limit,
+		"retryAfterSeconds": int64((res.RetryAfter + time.Second - 1) / time.Second),
+	}
+}
+
+// NotFoundBody and the text bodies of errors: both apps answer errors as
+// net/http's http.Error does (text/plain, the message and a newline), so
+// the two frameworks look the same to a client.
+const NotFoundBody = "404 page not found"
 
 // Render writes the named template.
 func (a *App) Render(w io.Writer, name string, data any) error {

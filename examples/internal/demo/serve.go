@@ -37,7 +37,16 @@ func Serve(ctx context.Context, args []string, stdout io.Writer, ready chan<- st
 		return err
 	}
 	url := "http://" + ln.Addr().String()
-	srv := &http.Server{Handler: routes(app), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler: routes(app),
+		// The timeouts a server facing the Internet needs: slow clients
+		// cannot hold connections (or goroutines) open forever.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	fmt.Fprintf(stdout, "kvkit demo (%s, %s backend) listening on %s\n", framework, b.Name, url)
 	if ready != nil {
 		ready <- url

@@ -84,7 +84,34 @@ func Browser(t *testing.T, base string) {
 	assert.Equal(t, want, hasNew, "the new-ui block follows Bucket(%q, %q)", demo.NewUIFlag, name)
 	assert.Equal(t, !want, hasOld)
 	assert.True(t, strings.HasPrefix(apiResult, "200"), apiResult)
-	assert.Contains(t, apiResult, `"hello":"linus"`)
+	assert.Contains(t, apiResult, `"hello": "linus"`, "the JSON is pretty-printed")
+
+	// Past the limit the box shows the 429 as JSON too, never raw HTML.
+	for range demo.APILimit {
+		require.NoError(t, chromedp.Do(step(),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("api-result").textContent = ""`),
+			chromedp.Click(chromedp.ID("call-api")),
+			chromedp.Poll[chromedp.Void](`document.getElementById("api-result").textContent.includes("X-RateLimit-Limit")`),
+		))
+	}
+	apiResult, err = chromedp.Run(step(), chromedp.Text(chromedp.ID("api-result")))
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(apiResult, "429"), apiResult)
+	assert.Contains(t, apiResult, `"error": "rate limit exceeded"`)
+	assert.Contains(t, apiResult, "Retry-After: ")
+	assert.NotContains(t, apiResult, "<", "no HTML in the API box")
+
+	// The cache page says what a miss's missing Age means instead of "null".
+	require.NoError(t, chromedp.Do(step(),
+		chromedp.Navigate(base+"/cache"),
+		chromedp.WaitVisible(chromedp.ID("load-slow")),
+		chromedp.Click(chromedp.ID("load-slow")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("slow-result").textContent.includes("Cache-Status")`),
+	))
+	slowResult, err := chromedp.Run(step(), chromedp.Text(chromedp.ID("slow-result")))
+	require.NoError(t, err)
+	assert.NotContains(t, slowResult, "null", slowResult)
+	require.NoError(t, chromedp.Do(step(), chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("signout"))))
 
 	require.NoError(t, chromedp.Do(step(),
 		chromedp.Click(chromedp.ID("signout")),

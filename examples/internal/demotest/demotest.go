@@ -117,9 +117,17 @@ func Story(t *testing.T, base, framework string) {
 	assert.Contains(t, page, `id="framework">`+framework+`<`)
 	first := views(t, page)
 
+	// Errors look the same on both frameworks: text, as http.Error writes.
+	res, page = c.do("GET", "/no-such-page", nil)
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	assert.Equal(t, demo.NotFoundBody+"\n", page)
+	assert.Equal(t, "text/plain; charset=utf-8", res.Header.Get("Content-Type"))
+
 	// Sign in: a fresh session cookie with the right attributes.
-	res, _ = c.do("POST", "/signin", url.Values{"name": {"../bad name"}})
+	res, page = c.do("POST", "/signin", url.Values{"name": {"../bad name"}})
 	assert.Equal(t, http.StatusBadRequest, res.StatusCode, "names are validated")
+	assert.Equal(t, "a name is 1 to 32 letters, digits, '-' or '_'\n", page)
+	assert.Equal(t, "text/plain; charset=utf-8", res.Header.Get("Content-Type"))
 	res, _ = c.do("POST", "/signin", url.Values{"name": {"ada"}})
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
 	cookies := res.Cookies()
@@ -143,6 +151,8 @@ func Story(t *testing.T, base, framework string) {
 	assert.Equal(t, wantNewUI, strings.Contains(page, `id="new-ui"`), "new-ui block follows the bucket")
 	assert.Equal(t, !wantNewUI, strings.Contains(page, `id="old-ui"`))
 	assert.Contains(t, page, fmt.Sprintf("%.2f", flags.Bucket(demo.NewUIFlag, "ada")))
+	assert.Contains(t, page, fmt.Sprintf(`<span id="rollout">%v</span>%%`, demo.SeedFlags[demo.NewUIFlag].RolloutPercent), "the rollout is shown")
+	assert.Contains(t, page, `<a href="/#api">API</a>`, "the nav's API link stays on a page")
 	assert.Greater(t, views(t, page), first, "the page-view counter increments")
 
 	// The flags page lists each definition with this user's bucket.
@@ -180,7 +190,8 @@ func Story(t *testing.T, base, framework string) {
 	retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
 	require.NoError(t, err, "Retry-After")
 	assert.Positive(t, retry)
-	assert.Contains(t, page, `id="limited"`)
+	assert.Equal(t, "application/json", res.Header.Get("Content-Type"), "the API answers JSON, also when limited")
+	assert.JSONEq(t, fmt.Sprintf(`{"error":"rate limit exceeded","limit":%d,"retryAfterSeconds":%d}`, demo.APILimit, retry), page)
 
 	// Sign out: the cookie is expired, and the old token no longer works.
 	res, _ = c.do("POST", "/signout", nil)
