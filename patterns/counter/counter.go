@@ -165,6 +165,14 @@ type entry struct {
 
 	failUntil time.Time // after a failed read, no new read before this
 	lastErr   error
+
+	// unsure: the last write failed in a way that may have landed (a
+	// transport error, a timeout, a 5xx). stored is the value that write
+	// was based on: the next write is stored + pending, the same absolute
+	// value plus what was counted since, with no read before it, and no
+	// read replaces stored until a write succeeds. Otherwise a read after
+	// the interval would see the landed value and add the same delta again.
+	unsure bool
 }
 
 func (e *entry) value() int64 { return e.others + e.stored + e.pending }
@@ -436,6 +444,9 @@ func (c *Counter) load(ctx context.Context, name string) error {
 		switch {
 		case e.gen != gen:
 			// A write landed meanwhile: what was read is older than it.
+		case e.unsure:
+			// A write may have landed unseen: what was read cannot be
+			// told apart from it (see entry.unsure).
 		case c.mode != Sharded || !e.known:
 			e.stored, e.known, e.syncedAt = own, true, start
 		case !ownFound && start.Sub(e.wroteAt) >= c.interval:

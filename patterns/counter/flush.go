@@ -83,7 +83,7 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 		s := &c.stripes[i]
 		s.mu.Lock()
 		for name, e := range s.m {
-			if e.pending == 0 {
+			if e.pending == 0 && !e.unsure {
 				if now.Sub(e.usedAt) >= c.keepIdle {
 					delete(s.m, name)
 				}
@@ -95,8 +95,9 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 			// Coalesced: read before writing unless the stored value was
 			// read or written within the interval. Sharded and
 			// SingleWriter: this process is the key's only writer, so only
-			// an unknown key is read.
-			need := !e.known || (c.mode == Coalesced && !c.single && now.Sub(e.syncedAt) >= c.interval)
+			// an unknown key is read. After a write that may have landed,
+			// never: it is repeated as it was (see entry.unsure).
+			need := !e.unsure && (!e.known || (c.mode == Coalesced && !c.single && now.Sub(e.syncedAt) >= c.interval))
 			jobs = append(jobs, flushJob{name: name, e: e, delta: e.pending, base: e.stored, needRead: need})
 		}
 		s.mu.Unlock()
@@ -137,8 +138,10 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 		}
 	}
 	failed := map[string]bool{}
+	maybeLanded := false
 	if err := c.store.PutMany(ctx, entries); err != nil {
 		errs = append(errs, err)
+		maybeLanded = !refused(err)
 		var be *kv.BulkError
 		if errors.As(err, &be) {
 			for _, k := range be.Keys {
@@ -152,17 +155,42 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 	}
 	end := c.now()
 	for _, j := range jobs {
-		if failed[c.key(j.name)] {
-			continue // the delta stays pending
-		}
 		s := c.stripe(j.name)
 		s.mu.Lock()
-		j.e.stored, j.e.known, j.e.syncedAt, j.e.wroteAt = j.base+j.delta, true, end, end
-		j.e.pending -= j.delta
-		j.e.gen++
+		switch {
+		case !failed[c.key(j.name)]:
+			j.e.stored, j.e.known, j.e.syncedAt, j.e.wroteAt = j.base+j.delta, true, end, end
+			j.e.pending -= j.delta
+			j.e.unsure = false
+			j.e.gen++
+		case maybeLanded:
+			// The delta stays pending, and the next write repeats this
+			// one's base instead of reading what may be this write.
+			j.e.stored, j.e.known, j.e.unsure = j.base, true, true
+		default:
+			// Refused: nothing landed, the delta stays pending.
+		}
 		s.mu.Unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// refused reports a write error after which the write certainly did not
+// land: KV answered 429 (too many writes to the key) or 401/403, or the
+// input was refused before any call. A transport error, a timeout, a 5xx
+// or anything unknown may come after KV applied the write. A *kv.BulkError
+// is judged by its cause, the first chunk's error: with more than
+// kv.MaxBulkWrite keys in one flush a mixed failure counts as its first
+// chunk's kind.
+func refused(err error) bool {
+	for _, s := range []error{kv.ErrRateLimited, kv.ErrUnauthorized, kv.ErrInvalidKey, kv.ErrInvalidTTL,
+		kv.ErrInvalidExpiration, kv.ErrValueTooLarge, kv.ErrMetadataTooLarge, kv.ErrInvalidMetadata,
+		kv.ErrInvalidBatch, kv.ErrCodec} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func dropReads(jobs []flushJob) []flushJob {
