@@ -126,8 +126,9 @@ func BenchmarkIsEnabledVsSHA256(b *testing.B) {
 // BenchmarkRegister10kUnknownNames is the figure: the time to
 // evaluate 10,000 distinct names that are not flags (as a caller checking
 // names taken from requests does), each read once from an in-memory KV and
-// remembered as absent. Before the bounded cache: 9.5 s (a map copy per
-// new name); see the package README for the figure after.
+// remembered as absent. With the copy-on-write map it replaced (a map copy
+// per new name): 7.0 s and 2.3 GB per 10,000 names on the machine that
+// measured about 25 ms and 7 MB with the bounded cache.
 func BenchmarkRegister10kUnknownNames(b *testing.B) {
 	ctx := context.Background()
 	names := make([]string, 10_000)
