@@ -393,8 +393,9 @@ type addOptions struct {
 	// zeroIfUnknown: an unknown key is known to be 0 (this process is its
 	// only writer and was counting before its window started).
 	zeroIfUnknown bool
-	// timeout bounds a read made while the caller waits (0: none).
-	timeout time.Duration
+	// deadline bounds the reads made while the caller waits (zero: none).
+	// Real time, not the Clock's: it is a context deadline.
+	deadline time.Time
 }
 
 // add adds delta to name (if o.allow accepts the current value) and
@@ -430,8 +431,8 @@ func (c *Counter) add(ctx context.Context, name string, delta int64, now time.Ti
 			default:
 				s.mu.Unlock()
 				lctx, cancel := ctx, context.CancelFunc(nil)
-				if o.timeout > 0 {
-					lctx, cancel = context.WithTimeout(ctx, o.timeout)
+				if !o.deadline.IsZero() {
+					lctx, cancel = context.WithDeadline(ctx, o.deadline)
 				}
 				err = c.load(lctx, name)
 				if cancel != nil {

@@ -68,7 +68,7 @@
 // others' counts as of their last sync). [LimiterOptions].ReadOnRequest
 // makes the first request of such a key wait for its stored counts instead
 // (two reads per new key, one at a time). Either way KV cannot hold requests
-// up: a read a request waits for is bounded by KVTimeout (250 ms), and
+// up: a request waits for KV at most KVTimeout (250 ms), and
 // under an outage requests are decided from local counts, with the error
 // returned for keys that could not be synced (fail open, or closed, as the
 // caller chooses).

@@ -29,7 +29,7 @@ const (
 // DefaultLimiterPrefix is the key prefix of a Limiter's counters.
 const DefaultLimiterPrefix = "ratelimit:"
 
-// DefaultKVTimeout bounds each KV read a request waits for, with
+// DefaultKVTimeout bounds how long a request waits for KV, with
 // LimiterOptions.ReadOnRequest.
 const DefaultKVTimeout = 250 * time.Millisecond
 
@@ -57,7 +57,7 @@ type LimiterOptions struct {
 	// in the current window (or whose counts are over a SyncInterval old)
 	// wait for its stored counts before the decision: one read for each
 	// of the current and previous windows (one with FixedWindow), each
-	// bounded by KVTimeout. Stricter across processes, but a new key costs
+	// together bounded by KVTimeout. Stricter across processes, but a new key costs
 	// its reads on its first request, one key at a time (2,000 new clients:
 	// 4,000 reads). Default: false: requests never wait for KV; such a key
 	// is decided from what this process knows (its own counts) and the
@@ -65,10 +65,10 @@ type LimiterOptions struct {
 	// a call, so 2,000 new clients cost 40 reads. See the package
 	// documentation for the accuracy.
 	ReadOnRequest bool
-	// KVTimeout bounds each KV read a request waits for (ReadOnRequest):
-	// when KV is slow or failing (retries of 429s and 5xx can take
-	// seconds), the request is decided from local counts once it passes.
-	// Default: DefaultKVTimeout (250 ms).
+	// KVTimeout bounds how long a request waits for KV (ReadOnRequest),
+	// its reads together: when KV is slow or failing (retries of 429s and
+	// 5xx can take seconds), the request is decided from local counts once
+	// it passes. Default: DefaultKVTimeout (250 ms).
 	KVTimeout time.Duration
 	// Clock returns the current time. Default: time.Now.
 	Clock func() time.Time
@@ -219,7 +219,7 @@ func (l *Limiter) names(now time.Time) *windowName {
 
 // Allow counts one event for key and reports whether it is within the
 // limit. A denied event is not counted. It makes no KV call unless
-// LimiterOptions.ReadOnRequest is set (then at most KVTimeout per read).
+// LimiterOptions.ReadOnRequest is set (then it waits at most KVTimeout).
 // When the counts of key could not be synced (its last read failed, or it
 // was never read and the last sync failed) the decision is made from what
 // is known locally and the error is returned too (callers choose to fail
@@ -251,7 +251,10 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 	if err := l.c.validate("increment", key+w.cur); err != nil {
 		return res, w, err
 	}
-	o := addOptions{deferRead: !l.readOnRequest, timeout: l.kvTimeout}
+	o := addOptions{deferRead: !l.readOnRequest}
+	if l.readOnRequest {
+		o.deadline = time.Now().Add(l.kvTimeout) // both windows' reads together
+	}
 	if l.algo == SlidingWindow {
 		// The previous window only changes until its last writers'
 		// flushes land, one interval after it ended: read it every

@@ -117,17 +117,14 @@ type hangingNS struct {
 	kv.Namespace
 	mu        sync.Mutex
 	calls     int
-	deadlines []time.Duration // time left on each call's context; -1 without a deadline
+	deadlines []time.Time // each call's context deadline; zero without one
 }
 
 func (h *hangingNS) wait(ctx context.Context) error {
 	h.mu.Lock()
 	h.calls++
-	left := time.Duration(-1)
-	if d, ok := ctx.Deadline(); ok {
-		left = time.Until(d)
-	}
-	h.deadlines = append(h.deadlines, left)
+	d, _ := ctx.Deadline()
+	h.deadlines = append(h.deadlines, d)
 	h.mu.Unlock()
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
@@ -151,17 +148,17 @@ func (h *hangingNS) List(ctx context.Context, _ kv.ListOptions) (kv.Page, error)
 	return kv.Page{}, h.wait(ctx)
 }
 
-func (h *hangingNS) snapshot() (int, []time.Duration) {
+func (h *hangingNS) snapshot() (int, []time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.calls, append([]time.Duration(nil), h.deadlines...)
+	return h.calls, append([]time.Time(nil), h.deadlines...)
 }
 
 // TestLimiterDecidesPromptlyWhenKVHangs: under a KV outage that makes
 // calls hang (429 or 5xx with retries, dropped connections), requests are
 // decided without waiting: by default Allow makes no KV call at all; with
-// ReadOnRequest each read is bounded by KVTimeout, and a failed read is not
-// retried for a sync interval.
+// ReadOnRequest a request's reads share one deadline KVTimeout away, and a
+// failed read is not retried for a sync interval.
 func TestLimiterDecidesPromptlyWhenKVHangs(t *testing.T) {
 	t.Parallel()
 	const kvTimeout = 20 * time.Millisecond
@@ -184,8 +181,13 @@ func TestLimiterDecidesPromptlyWhenKVHangs(t *testing.T) {
 			})
 			require.NoError(t, err)
 			var statuses []bool
+			start := time.Now()
+			var firstDone time.Time
 			for range 5 {
 				res, err := l.Allow(ctx, "k")
+				if firstDone.IsZero() {
+					firstDone = time.Now()
+				}
 				if tc.readOnRequest && len(statuses) == 0 {
 					assert.ErrorIs(t, err, context.DeadlineExceeded, "the first request reports the timeout")
 				}
@@ -195,8 +197,12 @@ func TestLimiterDecidesPromptlyWhenKVHangs(t *testing.T) {
 			calls, deadlines := ns.snapshot()
 			assert.Equal(t, tc.wantCalls, calls, "KV calls made by requests")
 			for _, d := range deadlines {
-				assert.Greater(t, d, time.Duration(0), "every call has a deadline")
-				assert.LessOrEqual(t, d, kvTimeout)
+				require.False(t, d.IsZero(), "every call has a deadline")
+				assert.Equal(t, deadlines[0], d, "one deadline for the request's reads")
+				// Set to KVTimeout from the moment the first request
+				// began, which is between start and its return.
+				set := d.Add(-kvTimeout)
+				assert.False(t, set.Before(start) || set.After(firstDone), "deadline %v is KVTimeout after the request began", d)
 			}
 			// Close writes what is pending under its own context: give it
 			// one that ends at once, the hanging KV would not answer.
