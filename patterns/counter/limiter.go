@@ -56,9 +56,9 @@ type LimiterOptions struct {
 	// ReadOnRequest makes a request on a key this process has not synced
 	// in the current window (or whose counts are over a SyncInterval old)
 	// wait for its stored counts before the decision: one read for each
-	// of the current and previous windows (one with FixedWindow), each
-	// together bounded by KVTimeout. Stricter across processes, but a new key costs
-	// its reads on its first request, one key at a time (2,000 new clients:
+	// of the current and previous windows (one with FixedWindow), within
+	// KVTimeout in all. Stricter across processes, but a new key costs its
+	// reads on its first request, one key at a time (2,000 new clients:
 	// 4,000 reads). Default: false: requests never wait for KV; such a key
 	// is decided from what this process knows (its own counts) and the
 	// next sync (every SyncInterval/2) reads every such key in bulk, 100
