@@ -20,8 +20,8 @@
 //	err = users.Put(ctx, "42", User{Name: "Ada"}, kv.WithTTL(time.Hour))
 //	u, found, err := users.Get(ctx, "42")
 //
-// KV's rules (key bytes, TTL >= 60 s, metadata <= 1024 bytes, ...) are
-// checked before any request, so bad input never costs a call and never
+// KV's rules (keys of 1 to 512 bytes of valid UTF-8, TTL >= 60 s, metadata
+// <= 1024 bytes, ...) are checked before any request, so bad input never costs a call and never
 // writes half of anything. Every error is an [*Error] naming the operation
 // and key and unwrapping to a sentinel such as [ErrInvalidKey] or
 // [ErrRateLimited]; a missing key is not an error (found == false).

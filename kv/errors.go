@@ -16,7 +16,8 @@ func (e kvError) Error() string { return string(e) }
 // backends wraps one of these (or a context error), so callers check the class
 // of a failure with [errors.Is] and never parse messages.
 const (
-	// ErrInvalidKey: empty, ".", "..", or longer than MaxKeySize bytes.
+	// ErrInvalidKey: empty, ".", "..", longer than MaxKeySize bytes, or not
+	// valid UTF-8 (a key, or a list prefix).
 	ErrInvalidKey kvError = "kv: invalid key"
 	// ErrInvalidTTL: a TTL under MinTTL, negative, or not whole seconds.
 	ErrInvalidTTL kvError = "kv: invalid TTL"

@@ -20,8 +20,20 @@ func TestValidateKey(t *testing.T) {
 	for _, k := range []string{"a", "...", "./a", "a.", ".a", "a/../b", strings.Repeat("x", 512), strings.Repeat("😀", 128), "nul\x00", " "} {
 		assert.NoError(t, kv.ValidateKey(k), "%q", k)
 	}
-	for _, k := range []string{"", ".", "..", strings.Repeat("x", 513), strings.Repeat("😀", 129)} {
+	for _, k := range []string{"", ".", "..", strings.Repeat("x", 513), strings.Repeat("😀", 129),
+		"bad\xff\xfekey", "caf\xc3", "\xed\xa0\x80", "\xc0\xaf", strings.Repeat("é", 255) + "\xc3"} {
 		assert.ErrorIs(t, kv.ValidateKey(k), kv.ErrInvalidKey, "%q", k)
+	}
+	assert.ErrorContains(t, kv.ValidateKey("bad\xffkey"), "not valid UTF-8")
+}
+
+func TestValidatePrefix(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"", "user:", ".", "caf\u00e9", strings.Repeat("x", 600)} {
+		assert.NoError(t, kv.ValidatePrefix(p), "%q", p)
+	}
+	for _, p := range []string{"caf\xc3", "\xff"} {
+		assert.ErrorIs(t, kv.ValidatePrefix(p), kv.ErrInvalidKey, "%q", p)
 	}
 }
 
@@ -62,7 +74,7 @@ func FuzzKeys(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, prefix, key string) {
 		full := kv.PrefixKey(prefix, key)
-		want := full != "" && full != "." && full != ".." && len(full) <= kv.MaxKeySize
+		want := full != "" && full != "." && full != ".." && len(full) <= kv.MaxKeySize && utf8.ValidString(full)
 		err := kv.ValidateKey(full)
 		require.Equal(t, want, err == nil, "ValidateKey(%q) = %v", full, err)
 		if err != nil {
@@ -71,8 +83,6 @@ func FuzzKeys(f *testing.F) {
 		got, ok := kv.StripPrefix(prefix, full)
 		require.True(t, ok)
 		require.Equal(t, key, got)
-		if !utf8.ValidString(key) {
-			return // KV keys are text; nothing more to check for raw bytes
-		}
+		require.Equal(t, utf8.ValidString(full), kv.ValidatePrefix(full) == nil, "ValidatePrefix(%q)", full)
 	})
 }

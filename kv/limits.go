@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Workers KV limits (docs/cloudflare-kv.md §1 and §6). Backends and the Store check
@@ -21,9 +22,11 @@ const (
 )
 
 // ValidateKey reports whether key is a valid Workers KV key: non-empty, not
-// exactly "." or "..", and at most MaxKeySize bytes. Any other byte sequence
-// ("/", "?", "#", "%", spaces, emoji, "...") is valid. The error wraps
-// ErrInvalidKey.
+// exactly "." or "..", at most MaxKeySize bytes, and valid UTF-8. Any other
+// text ("/", "?", "#", "%", spaces, NUL, emoji, "...") is valid. Keys are
+// text to KV: the REST API turns bytes that are not UTF-8 into U+FFFD (so a
+// key written one way is not found another way) while a local backend would
+// keep them, so every backend refuses them. The error wraps ErrInvalidKey.
 func ValidateKey(key string) error {
 	switch {
 	case key == "":
@@ -32,18 +35,53 @@ func ValidateKey(key string) error {
 		return newDetail(ErrInvalidKey, `"." and ".." are not allowed`)
 	case len(key) > MaxKeySize:
 		return newDetail(ErrInvalidKey, "key is "+strconv.Itoa(len(key))+" bytes, limit is 512")
+	case !utf8.ValidString(key):
+		return notUTF8("key", key)
 	}
 	return nil
 }
 
+// ValidatePrefix reports whether prefix can select keys in a listing: it
+// must be valid UTF-8, like every key, since a prefix cut inside a character
+// ("caf\xc3" for "café") would match by bytes in one backend and by text, or
+// not at all, in another. Any length is accepted (a prefix longer than
+// MaxKeySize matches nothing). The error wraps ErrInvalidKey.
+func ValidatePrefix(prefix string) error {
+	if !utf8.ValidString(prefix) {
+		return notUTF8("list prefix", prefix)
+	}
+	return nil
+}
+
+// notUTF8 names the first byte of s that is not part of valid UTF-8.
+func notUTF8(what, s string) error {
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		i += n
+	}
+	msg := what + " is not valid UTF-8"
+	if i < len(s) {
+		msg += " (byte 0x" + strconv.FormatUint(uint64(s[i]), 16) + " at offset " + strconv.Itoa(i) + ")"
+	}
+	return newDetail(ErrInvalidKey, msg)
+}
+
 // validatePrefixed validates prefix+key without building the string, so the
-// hot path of a cached read does not allocate.
+// hot path of a cached read does not allocate. The prefix is valid UTF-8
+// (New checks it), so the whole key is iff key is.
 func validatePrefixed(prefix, key string) error {
 	if prefix == "" {
 		return ValidateKey(key)
 	}
 	if n := len(prefix) + len(key); n > MaxKeySize {
 		return newDetail(ErrInvalidKey, "key is "+strconv.Itoa(n)+" bytes with its prefix, limit is 512")
+	}
+	if !utf8.ValidString(key) {
+		return notUTF8("key", key)
 	}
 	// A non-empty prefix makes the full key non-empty; it can only equal "."
 	// or ".." when prefix and key are made of dots together.

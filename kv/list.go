@@ -13,7 +13,8 @@ import (
 // To a Namespace, Prefix is literal and case-sensitive. To a Store it is a
 // sub-prefix after the Store's own: with a Store prefix "user:" and Prefix
 // "active:" the listing covers "user:active:*" and yields names without
-// "user:".
+// "user:". A Prefix that is not valid UTF-8 is refused with ErrInvalidKey
+// (see [ValidatePrefix]).
 type ListOptions struct {
 	Prefix string // "" lists everything (the whole Store)
 	Limit  int    // keys per page, 1..MaxListLimit; 0 = MaxListLimit
@@ -58,6 +59,9 @@ func (s *Store[T]) ListPage(ctx context.Context, opts ListOptions) (Page, error)
 		return Page{}, &Error{Op: "list", Key: s.prefix + opts.Prefix, Err: ErrInvalidLimit}
 	}
 	prefix := s.prefix + opts.Prefix
+	if err := ValidatePrefix(opts.Prefix); err != nil {
+		return Page{}, &Error{Op: "list", Key: prefix, Err: err}
+	}
 	res, err := s.ns.List(ctx, ListOptions{Prefix: prefix, Limit: opts.Limit, Cursor: opts.Cursor})
 	if err != nil {
 		return Page{}, wrap("list", prefix, err)

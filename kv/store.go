@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kvkit/kvkit/internal/lcache"
 )
@@ -80,6 +81,9 @@ func New[T any](ns Namespace, opts Options) (*Store[T], error) {
 	}
 	if len(opts.Prefix) >= MaxKeySize {
 		return nil, &Error{Op: "new", Err: newDetail(ErrInvalidOptions, "prefix leaves no room for a key")}
+	}
+	if !utf8.ValidString(opts.Prefix) {
+		return nil, &Error{Op: "new", Err: newDetail(ErrInvalidOptions, "prefix is not valid UTF-8")}
 	}
 	if opts.DefaultTTL != 0 {
 		if err := ValidateTTL(opts.DefaultTTL); err != nil {

@@ -55,10 +55,11 @@ func TestNewValidates(t *testing.T) {
 
 	ns := memory.New(memory.Options{})
 	for name, o := range map[string]kv.Options{
-		"ttl under 60s":  {DefaultTTL: 30 * time.Second},
-		"fractional ttl": {DefaultTTL: 90500 * time.Millisecond},
-		"long prefix":    {Prefix: strings.Repeat("p", 512)},
-		"negative cache": {CacheTTL: -time.Second},
+		"ttl under 60s":    {DefaultTTL: 30 * time.Second},
+		"fractional ttl":   {DefaultTTL: 90500 * time.Millisecond},
+		"long prefix":      {Prefix: strings.Repeat("p", 512)},
+		"negative cache":   {CacheTTL: -time.Second},
+		"prefix not UTF-8": {Prefix: "caf\xc3"},
 	} {
 		_, err := kv.New[string](ns, o)
 		assert.ErrorIs(t, err, kv.ErrInvalidOptions, name)
@@ -216,6 +217,27 @@ func TestDotKeysWithPrefix(t *testing.T) {
 	require.ErrorIs(t, dot.Put(ctx, ".", "v"), kv.ErrInvalidKey)
 	require.ErrorIs(t, dot.Put(ctx, "", "v"), kv.ErrInvalidKey)
 	require.NoError(t, dot.Put(ctx, "..", "v"))
+}
+
+// TestInvalidUTF8KeysCostNoCall: a key or list prefix that is not UTF-8 is
+// refused by the Store itself, before any call, on every method.
+func TestInvalidUTF8KeysCostNoCall(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	ctx := context.Background()
+	s := newStore[string](t, f, kv.Options{Prefix: "p:", CacheTTL: time.Minute})
+	bad := "caf\xc3"
+	_, _, err := s.Get(ctx, bad)
+	assert.ErrorIs(t, err, kv.ErrInvalidKey)
+	assert.ErrorIs(t, s.Put(ctx, bad, "v"), kv.ErrInvalidKey)
+	assert.ErrorIs(t, s.Delete(ctx, bad), kv.ErrInvalidKey)
+	_, err = s.GetMany(ctx, []string{"ok", bad})
+	assert.ErrorIs(t, err, kv.ErrInvalidKey)
+	assert.ErrorIs(t, s.PutMany(ctx, []kv.PutEntry[string]{{Key: "ok", Value: "v"}, {Key: bad, Value: "v"}}), kv.ErrInvalidKey)
+	assert.ErrorIs(t, s.DeleteMany(ctx, []string{"ok", bad}), kv.ErrInvalidKey)
+	_, err = s.ListPage(ctx, kv.ListOptions{Prefix: bad})
+	assert.ErrorIs(t, err, kv.ErrInvalidKey)
+	assert.Zero(t, f.ns.Counts().Total())
 }
 
 func TestReadCache(t *testing.T) {

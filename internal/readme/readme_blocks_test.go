@@ -471,7 +471,7 @@ func section4() error {
 // section5 is the section "Feature flags".
 func section5() error {
 
-	// README.md:910
+	// README.md:924
 
 	fl, err := flags.New(ns, flags.Options{}) // ns: any kv.Namespace
 	if err != nil {
@@ -488,7 +488,7 @@ func section5() error {
 	fmt.Printf("%.4f\n", flags.Bucket("new-ui", "12345")) // 6.7339, as in TypeScript
 	fmt.Println(fl.IsEnabled(ctx, "missing", "12345"))    // false
 
-	// README.md:938
+	// README.md:952
 
 	userID := func(r *http.Request) string { return r.Header.Get("X-User-ID") }
 
@@ -505,7 +505,7 @@ func section5() error {
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "beta page") })))
 	handler := nethttp.Flags(fl, userID)(mux)
 
-	// README.md:957
+	// README.md:971
 
 	e := echo.New()
 	e.Use(kvecho.Flags(fl, func(c echo.Context) string { return c.Request().Header.Get("X-User-ID") }))
@@ -520,7 +520,7 @@ func section5() error {
 		return c.String(http.StatusOK, "beta page\n")
 	}, kvecho.FlagGate("new-ui"))
 
-	// README.md:990
+	// README.md:1004
 
 	p, err := kvopenfeature.New(fl)
 	if err != nil {
@@ -553,7 +553,7 @@ func section5() error {
 // section6 is the section "Counters and rate limits".
 func section6() error {
 
-	// README.md:1063
+	// README.md:1077
 
 	c, err := counter.New(ns, counter.Options{}) // coalesced, keys "count:<name>", 1 s flushes
 	if err != nil {
@@ -565,7 +565,7 @@ func section6() error {
 	n, err = c.Get(ctx, "visits")
 	err = c.Reset(ctx, "visits") // deletes the key: a missing counter reads 0
 
-	// README.md:1093
+	// README.md:1112
 
 	shards, err := counter.New(ns, counter.Options{Mode: counter.Sharded, Instance: "web-1"})
 	if err != nil {
@@ -573,7 +573,7 @@ func section6() error {
 	}
 	defer shards.Close(ctx)
 
-	// README.md:1128
+	// README.md:1143
 
 	lim, err := counter.NewLimiter(ns, 100, time.Minute, counter.LimiterOptions{})
 	if err != nil {
@@ -586,7 +586,14 @@ func section6() error {
 	}
 	fmt.Println(res.Allowed, res.Remaining) // true 99
 
-	// README.md:1158
+	// README.md:1187
+
+	strict, err := counter.NewLimiter(ns, 5, time.Minute, counter.LimiterOptions{
+		ReadOnRequest: true,                   // exact across processes as of their last sync
+		KVTimeout:     100 * time.Millisecond, // default 250 ms
+	})
+
+	// README.md:1222
 
 	sessions := session.Must(session.New[User](ns, session.Options{}))
 	userID := sessions.UserID(func(u User) string { return u.ID }) // "" without a session
@@ -598,18 +605,18 @@ func section6() error {
 		return "user:" + id, nil
 	})
 
-	// README.md:1172
+	// README.md:1236
 
 	mux := http.NewServeMux()
-	// Behind Cloudflare: CF-Connecting-IP is believed from Cloudflare's ranges only.
-	behindCloudflare := httpkey.ByIP(httpkey.IPConfig{Proxies: httpkey.Proxies{Cloudflare: true}})
+	// Behind Cloudflare: CF-Connecting-IP is believed only from Cloudflare's
+	// published ranges (httpkey.CloudflareRanges).
+	key := httpkey.ByIP(httpkey.IPConfig{Proxies: httpkey.Proxies{Cloudflare: true}})
 	handler := nethttp.RateLimitWithConfig(nethttp.RateLimitConfig{
-		Limiter: lim,
-		KeyFunc: behindCloudflare,
+		Limiter: lim, KeyFunc: key,
 		Headers: counter.Headers{IETF: true}, // also RateLimit and RateLimit-Policy
 	})(mux)
 
-	// README.md:1191
+	// README.md:1255
 
 	e := echo.New()
 	e.Use(kvecho.RateLimit(lim, httpkey.ByIP(httpkey.IPConfig{})))
@@ -618,14 +625,14 @@ func section6() error {
 		Skipper:    func(c echo.Context) bool { return c.Path() == "/health" },
 		Limiter:    lim,
 		KeyFunc:    httpkey.ByHeader("X-API-Key"),
-		FailClosed: true, // 503 when KV is unreachable
+		FailClosed: true, // 503 when KV is unreachable (see above for when it is known)
 	}.ToMiddleware()
 
-	_ = behindCloudflare
 	_ = byUser
 	_ = c
 	_ = e
 	_ = handler
+	_ = key
 	_ = lim
 	_ = mux
 	_ = mw
@@ -633,6 +640,7 @@ func section6() error {
 	_ = res
 	_ = sessions
 	_ = shards
+	_ = strict
 	_ = userID
 	return nil
 }
@@ -640,7 +648,7 @@ func section6() error {
 // section7 is the section "Using Cloudflare".
 func section7() error {
 
-	// README.md:1235
+	// README.md:1300
 
 	ns, err := cloudflare.FromEnv(cloudflare.Options{
 		MaxAttempts:   4,                // at most 4 requests per call
@@ -660,7 +668,7 @@ func section7() error {
 	}
 	fmt.Println(ns.Requests().Total(), "requests so far")
 
-	// README.md:1260
+	// README.md:1325
 
 	client := cfkv.NewKVService(option.WithAPIToken("your-token"))
 	ns, err = cloudflare.New(client, "your-32-hex-account-id", "your-32-hex-namespace-id", cloudflare.Options{})
@@ -679,7 +687,7 @@ func section7() error {
 // section8 is the section "Developing offline with `kvkit serve`".
 func section8() error {
 
-	// README.md:1373
+	// README.md:1438
 
 	srv, err := kvserver.New(kvserver.Options{Token: "secret"})
 	if err != nil {

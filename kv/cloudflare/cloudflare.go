@@ -417,6 +417,9 @@ func (n *Namespace) List(ctx context.Context, req kv.ListOptions) (kv.Page, erro
 	if req.Limit < 0 || req.Limit > kv.MaxListLimit {
 		return kv.Page{}, &kv.Error{Op: "list", Key: req.Prefix, Err: kv.ErrInvalidLimit}
 	}
+	if err := kv.ValidatePrefix(req.Prefix); err != nil {
+		return kv.Page{}, &kv.Error{Op: "list", Key: req.Prefix, Err: err}
+	}
 	if err := ctx.Err(); err != nil {
 		return kv.Page{}, fail("list", req.Prefix, err)
 	}

@@ -12,7 +12,8 @@ import (
 // Counting wraps a Namespace and counts the calls made to it, by operation.
 // It implements kv.BulkNamespace and kv.StreamNamespace only when the wrapped
 // namespace does (wrap with NewCounting to get the right type). It can also
-// fail calls on demand, to test how callers handle a backend that is down.
+// fail calls on demand, to test how callers handle a backend that is down
+// (FailWith) or a write whose answer was lost (FailAfterWrite).
 type Counting struct {
 	kv.Namespace
 
@@ -21,6 +22,7 @@ type Counting struct {
 	streamGets, streamPuts          atomic.Int64
 	mu                              sync.Mutex
 	fail                            error
+	lost                            error
 }
 
 // NewCounting wraps ns. The result implements kv.BulkNamespace when ns does.
@@ -68,6 +70,30 @@ func (c *Counting) FailWith(err error) {
 	c.fail = err
 }
 
+// FailAfterWrite makes every later write (Put, Delete, the bulk writes,
+// PutStream) reach the wrapped namespace and then fail with err (wrapped in
+// a *kv.Error), until FailAfterWrite(nil): the write landed but its answer
+// was lost, as when a connection drops or a timeout fires after KV applied
+// it. Reads are not affected. FailWith takes precedence.
+func (c *Counting) FailAfterWrite(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lost = err
+}
+
+// afterWrite returns the lost-answer error for a write that returned err.
+func (c *Counting) afterWrite(op, key string, err error) error {
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lost == nil {
+		return nil
+	}
+	return &kv.Error{Op: op, Key: key, Err: c.lost}
+}
+
 func (c *Counting) failure(op, key string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -92,7 +118,7 @@ func (c *Counting) Put(ctx context.Context, key string, value []byte, opts kv.Pu
 	if err := c.failure("put", key); err != nil {
 		return err
 	}
-	return c.Namespace.Put(ctx, key, value, opts)
+	return c.afterWrite("put", key, c.Namespace.Put(ctx, key, value, opts))
 }
 
 // Delete implements kv.Namespace.
@@ -101,7 +127,7 @@ func (c *Counting) Delete(ctx context.Context, key string) error {
 	if err := c.failure("delete", key); err != nil {
 		return err
 	}
-	return c.Namespace.Delete(ctx, key)
+	return c.afterWrite("delete", key, c.Namespace.Delete(ctx, key))
 }
 
 // List implements kv.Namespace.
@@ -136,7 +162,7 @@ func (c *CountingBulk) PutBulk(ctx context.Context, entries []kv.Pair) error {
 	if err := c.failure("put-bulk", ""); err != nil {
 		return err
 	}
-	return c.Namespace.(kv.BulkNamespace).PutBulk(ctx, entries)
+	return c.afterWrite("put-bulk", "", c.Namespace.(kv.BulkNamespace).PutBulk(ctx, entries))
 }
 
 // DeleteBulk implements kv.BulkNamespace.
@@ -145,7 +171,7 @@ func (c *CountingBulk) DeleteBulk(ctx context.Context, keys []string) error {
 	if err := c.failure("delete-bulk", ""); err != nil {
 		return err
 	}
-	return c.Namespace.(kv.BulkNamespace).DeleteBulk(ctx, keys)
+	return c.afterWrite("delete-bulk", "", c.Namespace.(kv.BulkNamespace).DeleteBulk(ctx, keys))
 }
 
 // GetStream implements kv.StreamNamespace when the wrapped namespace does.
@@ -171,13 +197,13 @@ func (c *CountingBulk) PutStream(ctx context.Context, key string, r io.Reader, o
 		return err
 	}
 	if s, ok := c.Namespace.(kv.StreamNamespace); ok {
-		return s.PutStream(ctx, key, r, opts)
+		return c.afterWrite("put", key, s.PutStream(ctx, key, r, opts))
 	}
 	data, err := io.ReadAll(io.LimitReader(r, kv.MaxValueSize+1))
 	if err != nil {
 		return err
 	}
-	return c.Namespace.Put(ctx, key, data, opts)
+	return c.afterWrite("put", key, c.Namespace.Put(ctx, key, data, opts))
 }
 
 var (

@@ -56,6 +56,7 @@ func Run(t *testing.T, newNS Factory) {
 		{"PutReplacesEverything", testPutReplaces},
 		{"ValidKeysRoundTrip", testValidKeys},
 		{"InvalidKeys", testInvalidKeys},
+		{"InvalidUTF8Keys", testInvalidUTF8},
 		{"KeyLengthInBytes", testKeyLength},
 		{"TTL", testTTL},
 		{"Expiration", testExpiration},
@@ -231,6 +232,45 @@ func testInvalidKeys(t *testing.T, e env) {
 	}
 	keys, _ := listAll(t, e, "", 0)
 	assert.Empty(t, keys, "rejected puts must store nothing")
+}
+
+// InvalidUTF8Keys are byte strings that are not UTF-8: KV keys are text, and
+// backends disagreed on them (the REST API stored replacement characters, the
+// memory backend the raw bytes), so every backend refuses them.
+var InvalidUTF8Keys = []string{
+	"bad\xff\xfekey", // bytes that never occur in UTF-8
+	"caf\xc3",        // a character cut short
+	"\xa9t\xe9",      // continuation byte first, then Latin-1
+	"\xed\xa0\x80",   // an encoded UTF-16 surrogate
+	"\xc0\xaf",       // an overlong "/"
+}
+
+func testInvalidUTF8(t *testing.T, e env) {
+	put(t, e, "caf\u00e9", "v", kv.PutOptions{}) // a valid neighbour that must survive
+	for _, k := range InvalidUTF8Keys {
+		_, _, err := e.ns.Get(e.ctx, k, kv.GetOptions{})
+		requireKVError(t, err, kv.ErrInvalidKey, "get", k)
+		requireKVError(t, e.ns.Put(e.ctx, k, []byte("v"), kv.PutOptions{}), kv.ErrInvalidKey, "put", k)
+		requireKVError(t, e.ns.Delete(e.ctx, k), kv.ErrInvalidKey, "delete", k)
+		// A list prefix is refused too: a prefix cut inside a character
+		// ("caf\xc3" for "café") would match by bytes here and by text (or
+		// not at all) elsewhere.
+		_, err = e.ns.List(e.ctx, kv.ListOptions{Prefix: k})
+		requireKVError(t, err, kv.ErrInvalidKey, "list", k)
+		if b, ok := e.ns.(kv.BulkNamespace); ok {
+			_, err = b.GetBulk(e.ctx, []string{"caf\u00e9", k}, kv.GetOptions{})
+			requireKVError(t, err, kv.ErrInvalidKey, "", "")
+			requireKVError(t, b.PutBulk(e.ctx, []kv.Pair{{Key: "fine", Value: []byte("v")}, {Key: k, Value: []byte("v")}}), kv.ErrInvalidKey, "", "")
+			requireKVError(t, b.DeleteBulk(e.ctx, []string{"caf\u00e9", k}), kv.ErrInvalidKey, "", "")
+		}
+		if s, ok := e.ns.(kv.StreamNamespace); ok {
+			_, _, err = s.GetStream(e.ctx, k)
+			requireKVError(t, err, kv.ErrInvalidKey, "", "")
+			requireKVError(t, s.PutStream(e.ctx, k, strings.NewReader("v"), kv.PutOptions{}), kv.ErrInvalidKey, "", "")
+		}
+	}
+	keys, _ := listAll(t, e, "", 0)
+	assert.Equal(t, []string{"caf\u00e9"}, names(keys), "rejected writes store nothing, rejected deletes delete nothing")
 }
 
 func testKeyLength(t *testing.T, e env) {

@@ -207,6 +207,9 @@ func (n *Namespace) List(ctx context.Context, opts kv.ListOptions) (kv.Page, err
 	if limit < 0 || limit > kv.MaxListLimit {
 		return kv.Page{}, &kv.Error{Op: "list", Key: opts.Prefix, Err: kv.ErrInvalidLimit}
 	}
+	if err := kv.ValidatePrefix(opts.Prefix); err != nil {
+		return kv.Page{}, &kv.Error{Op: "list", Key: opts.Prefix, Err: err}
+	}
 	if limit == 0 {
 		limit = kv.MaxListLimit
 	}

@@ -26,7 +26,9 @@ type RateLimitConfig struct {
 	// Required.
 	KeyFunc httpkey.KeyFunc
 	// FailClosed answers through ErrorHandler (503 by default) when the
-	// limiter cannot reach KV.
+	// limiter cannot reach KV: for keys it could not sync once a sync has
+	// failed, or from the first request with
+	// counter.LimiterOptions.ReadOnRequest.
 	// Optional. Default value false: fail open, the request is decided from
 	// this process's local counts alone (the limiter logs the failure,
 	// throttled).

@@ -21,9 +21,11 @@ type RateLimitConfig struct {
 	// Required.
 	KeyFunc httpkey.KeyFunc
 	// FailClosed answers through ErrorHandler (503 by default) when the
-	// limiter cannot reach KV. Optional. Default: false, fail open: the
-	// request is decided from this process's local counts alone (the
-	// limiter logs the failure, throttled).
+	// limiter cannot reach KV: for keys it could not sync once a sync has
+	// failed, or from the first request with
+	// counter.LimiterOptions.ReadOnRequest. Optional. Default: false, fail
+	// open: the request is decided from this process's local counts alone
+	// (the limiter logs the failure, throttled).
 	FailClosed bool
 	// Headers names the response headers; set Headers.IETF for the IETF
 	// RateLimit and RateLimit-Policy fields. Optional. Default:

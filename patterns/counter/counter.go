@@ -137,6 +137,7 @@ type Counter struct {
 	loads   singleflight.Group
 
 	flushMu   sync.Mutex
+	syncErr   atomic.Pointer[error] // the last flush's KV failure; nil after a flush whose calls all succeeded
 	closed    atomic.Bool
 	stopOnce  sync.Once
 	stop      chan struct{}
@@ -165,6 +166,18 @@ type entry struct {
 
 	failUntil time.Time // after a failed read, no new read before this
 	lastErr   error
+
+	// want: a read was asked for and not waited for (addOptions.deferRead):
+	// the next flush reads the key.
+	want bool
+
+	// unsure: the last write failed in a way that may have landed (a
+	// transport error, a timeout, a 5xx). stored is the value that write
+	// was based on: the next write is stored + pending, the same absolute
+	// value plus what was counted since, with no read before it, and no
+	// read replaces stored until a write succeeds. Otherwise a read after
+	// the interval would see the landed value and add the same delta again.
+	unsure bool
 }
 
 func (e *entry) value() int64 { return e.others + e.stored + e.pending }
@@ -242,6 +255,14 @@ func New(ns kv.Namespace, opts Options) (*Counter, error) {
 	return c, nil
 }
 
+// syncFailure returns the error of the last flush when its KV calls failed.
+func (c *Counter) syncFailure() error {
+	if p := c.syncErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 func invalid(msg string) error {
 	return &kv.Error{Op: "counter", Err: errors.Join(kv.ErrInvalidOptions, errors.New(msg))}
 }
@@ -300,7 +321,7 @@ func (c *Counter) Increment(ctx context.Context, name string, delta int64) (int6
 	if c.mode == Direct {
 		return c.direct(ctx, name, delta)
 	}
-	v, _, err := c.add(ctx, name, delta, nil, c.now(), time.Time{})
+	v, _, err := c.add(ctx, name, delta, c.now(), addOptions{})
 	return v, err
 }
 
@@ -314,7 +335,7 @@ func (c *Counter) Get(ctx context.Context, name string) (int64, error) {
 		v, _, err := c.store.Get(ctx, name)
 		return v, err
 	}
-	v, _, err := c.add(ctx, name, 0, nil, c.now(), time.Time{})
+	v, _, err := c.add(ctx, name, 0, c.now(), addOptions{})
 	return v, err
 }
 
@@ -340,8 +361,9 @@ func (c *Counter) fresh(e *entry, now time.Time) bool {
 		return e.known && now.Sub(e.othersAt) < c.interval
 	}
 	// A dirty key is synced by the flusher every interval; a clean one is
-	// read again when its value is older than the interval.
-	return e.known && (c.single || e.pending != 0 || now.Sub(e.syncedAt) < c.interval)
+	// read again when its value is older than the interval. An unsure one
+	// is not read at all until a write succeeds.
+	return e.known && (c.single || e.pending != 0 || e.unsure || now.Sub(e.syncedAt) < c.interval)
 }
 
 // settled reports whether e was synced at or after settled (not zero).
@@ -355,12 +377,31 @@ func (c *Counter) settled(e *entry, settled time.Time) bool {
 	return !e.syncedAt.Before(settled)
 }
 
-// add adds delta to name if allow (when not nil) accepts the current value,
-// and returns the value after the call and whether delta was added. now is
-// the caller's reading of the clock. A counter that no longer changes (a
-// past rate-limit window) is settled: when settled is not zero, a value
-// synced at or after it is used however old it is.
-func (c *Counter) add(ctx context.Context, name string, delta int64, allow func(cur int64) bool, now, settled time.Time) (int64, bool, error) {
+// addOptions are the variants of add.
+type addOptions struct {
+	// allow, when not nil, is asked whether delta may be added to the
+	// current value.
+	allow func(cur int64) bool
+	// settled: a counter that no longer changes (a past rate-limit
+	// window) is settled; when not zero, a value synced at or after it is
+	// used however old it is.
+	settled time.Time
+	// deferRead: never wait for KV. A value that needs a read is answered
+	// from what is known (0 for an unknown key) and read by the next
+	// flush, in bulk with the others.
+	deferRead bool
+	// zeroIfUnknown: an unknown key is known to be 0 (this process is its
+	// only writer and was counting before its window started).
+	zeroIfUnknown bool
+	// deadline bounds the reads made while the caller waits (zero: none).
+	// Real time, not the Clock's: it is a context deadline.
+	deadline time.Time
+}
+
+// add adds delta to name (if o.allow accepts the current value) and
+// returns the value after the call and whether delta was added. now is the
+// caller's reading of the clock.
+func (c *Counter) add(ctx context.Context, name string, delta int64, now time.Time, o addOptions) (int64, bool, error) {
 	s := c.stripe(name)
 	var err error
 	s.mu.Lock()
@@ -375,18 +416,34 @@ func (c *Counter) add(ctx context.Context, name string, delta int64, allow func(
 			s.m[name] = e
 		}
 		e.usedAt = now
-		if tries == 0 && !c.fresh(e, now) && !c.settled(e, settled) {
-			if now.Before(e.failUntil) {
+		if tries == 0 && !c.fresh(e, now) && !c.settled(e, o.settled) {
+			switch {
+			case o.zeroIfUnknown && !e.known:
+				e.known, e.syncedAt = true, now
+			case now.Before(e.failUntil):
 				err = e.lastErr // still backing off: answer from what is known
-			} else {
+			case o.deferRead:
+				e.want = true
+				err = e.lastErr // the last read of this key failed
+				if err == nil && !e.known {
+					err = c.syncFailure() // nil unless the last sync failed
+				}
+			default:
 				s.mu.Unlock()
-				err = c.load(ctx, name)
+				lctx, cancel := ctx, context.CancelFunc(nil)
+				if !o.deadline.IsZero() {
+					lctx, cancel = context.WithDeadline(ctx, o.deadline)
+				}
+				err = c.load(lctx, name)
+				if cancel != nil {
+					cancel()
+				}
 				s.mu.Lock()
 				continue
 			}
 		}
 		cur := e.value()
-		if allow != nil && !allow(cur) {
+		if o.allow != nil && !o.allow(cur) {
 			s.mu.Unlock()
 			return cur, false, err
 		}
@@ -432,10 +489,13 @@ func (c *Counter) load(ctx context.Context, name string) error {
 			c.log.error("counter: read failed", "key", c.store.Prefix()+name, "err", err)
 			return nil, err
 		}
-		e.failUntil, e.lastErr = time.Time{}, nil
+		e.failUntil, e.lastErr, e.want = time.Time{}, nil, false
 		switch {
 		case e.gen != gen:
 			// A write landed meanwhile: what was read is older than it.
+		case e.unsure:
+			// A write may have landed unseen: what was read cannot be
+			// told apart from it (see entry.unsure).
 		case c.mode != Sharded || !e.known:
 			e.stored, e.known, e.syncedAt = own, true, start
 		case !ownFound && start.Sub(e.wroteAt) >= c.interval:

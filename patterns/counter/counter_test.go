@@ -490,3 +490,82 @@ func TestDirectModeIsTheRecipe(t *testing.T) {
 	got, _ := f.stored(t, "count:d")
 	assert.Equal(t, "3", got, "written at once, nothing pending")
 }
+
+// TestLostWriteAnswerIsNotCountedTwice: KV applied a flush's write but the
+// answer was lost. The retry, even after the re-read interval, writes the
+// same absolute value (plus what was counted since) instead of reading the
+// landed value and adding the same delta again (10 increments stored as 20).
+// A write KV refused (429) was not applied: the next flush reads again and
+// keeps another writer's update.
+func TestLostWriteAnswerIsNotCountedTwice(t *testing.T) {
+	t.Parallel()
+	unavailable := errors.Join(kv.ErrUnavailable, errors.New("connection reset after the request was sent"))
+	for _, tc := range []struct {
+		name   string
+		mode   counter.Mode
+		lost   error // the write lands, then fails with this
+		refuse error // the write is refused with this
+		other  bool  // another process writes 100 + what it read meanwhile
+		unread bool  // the first read failed: the flush reads the key before writing
+		want   string
+	}{
+		{name: "transport error after the write", lost: unavailable, want: "15"},
+		{name: "timeout after the write", lost: context.DeadlineExceeded, want: "15"},
+		{name: "5xx after the write, another writer meanwhile", lost: errors.Join(kv.ErrUnavailable, errors.New("HTTP 502")), other: true, want: "15"},
+		{name: "a key the flush read first", lost: unavailable, unread: true, want: "15"},
+		{name: "sharded", mode: counter.Sharded, lost: unavailable, want: "15"},
+		{name: "429 refused: read again, keep the other's 100", refuse: errors.Join(kv.ErrRateLimited, errors.New("HTTP 429")), other: true, want: "115"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t)
+			c := f.counter(t, counter.Options{Mode: tc.mode, Instance: "a"})
+			key := "count:x"
+			if tc.mode == counter.Sharded {
+				key = "count:x:a"
+			}
+			if tc.unread {
+				f.calls.FailWith(unavailable)
+			}
+			for range 10 {
+				_, err := c.Increment(ctx, "x", 1)
+				if !tc.unread {
+					require.NoError(t, err)
+				}
+			}
+			f.calls.FailAfterWrite(tc.lost)
+			f.calls.FailWith(tc.refuse)
+			assert.Error(t, c.Flush(ctx))
+			f.calls.FailAfterWrite(nil)
+			f.calls.FailWith(nil)
+			got, _ := f.stored(t, key)
+			if tc.refuse == nil {
+				require.Equal(t, "10", got, "the write landed")
+			} else {
+				require.Empty(t, got, "the write was refused")
+			}
+			if tc.other {
+				require.NoError(t, f.mem.Put(ctx, key, []byte(strconv.Itoa(100+atoiOr0(got))), kv.PutOptions{}))
+			}
+			for range 5 {
+				_, err := c.Increment(ctx, "x", 1)
+				require.NoError(t, err)
+			}
+			f.clock.Advance(3 * time.Second) // well past the re-read interval
+			f.flushTick()
+			got, _ = f.stored(t, key)
+			assert.Equal(t, tc.want, got)
+			n, err := c.Get(ctx, "x")
+			require.NoError(t, err)
+			if tc.mode != counter.Sharded {
+				assert.Equal(t, tc.want, strconv.FormatInt(n, 10), "the process agrees with KV")
+			}
+		})
+	}
+}
+
+func atoiOr0(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}

@@ -68,14 +68,29 @@ type flushJob struct {
 	delta    int64
 	base     int64
 	needRead bool
+	readOnly bool // a read asked for by a request that did not wait (entry.want), nothing to write
 }
 
 // flush writes the dirty keys: all of them, or only those whose last write
-// ended at least one interval ago. Clean keys unused for KeepIdle are
-// dropped on the way.
+// ended at least one interval ago, and reads the keys that requests asked
+// for without waiting (entry.want), in the same bulk read. Clean keys unused
+// for KeepIdle are dropped on the way.
 func (c *Counter) flush(ctx context.Context, all bool) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
+	var errs []error
+	called := false
+	closing := c.closed.Load() // nobody will use a read any more
+	if c.mode == Sharded && !closing {
+		// A shard sum is a listing, which cannot be batched: one per
+		// wanted counter, still off the request path.
+		for _, name := range c.wanted(c.now()) {
+			called = true
+			if err := c.load(ctx, name); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	now := c.now()
 
 	var jobs []flushJob
@@ -83,8 +98,10 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 		s := &c.stripes[i]
 		s.mu.Lock()
 		for name, e := range s.m {
-			if e.pending == 0 {
-				if now.Sub(e.usedAt) >= c.keepIdle {
+			if e.pending == 0 && !e.unsure {
+				if e.want && c.mode != Sharded && !closing && !now.Before(e.failUntil) {
+					jobs = append(jobs, flushJob{name: name, e: e, needRead: true, readOnly: true})
+				} else if now.Sub(e.usedAt) >= c.keepIdle {
 					delete(s.m, name)
 				}
 				continue
@@ -95,17 +112,19 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 			// Coalesced: read before writing unless the stored value was
 			// read or written within the interval. Sharded and
 			// SingleWriter: this process is the key's only writer, so only
-			// an unknown key is read.
-			need := !e.known || (c.mode == Coalesced && !c.single && now.Sub(e.syncedAt) >= c.interval)
+			// an unknown key is read. After a write that may have landed,
+			// never: it is repeated as it was (see entry.unsure).
+			need := !e.unsure && (!e.known || (c.mode == Coalesced && !c.single && now.Sub(e.syncedAt) >= c.interval))
 			jobs = append(jobs, flushJob{name: name, e: e, delta: e.pending, base: e.stored, needRead: need})
 		}
 		s.mu.Unlock()
 	}
 	if len(jobs) == 0 {
-		return nil
+		c.noteSync(called, errs)
+		return errors.Join(errs...)
 	}
+	called = true
 
-	var errs []error
 	var reads []string
 	for _, j := range jobs {
 		if j.needRead {
@@ -116,6 +135,7 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 		vals, err := c.store.GetMany(ctx, reads)
 		if err != nil {
 			errs = append(errs, err)
+			c.readFailed(jobs, err)
 			jobs = dropReads(jobs)
 		} else {
 			for i := range jobs {
@@ -123,9 +143,12 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 					jobs[i].base = vals[c.key(jobs[i].name)] // missing: 0
 				}
 			}
+			c.readDone(jobs, now)
+			jobs = dropReadOnly(jobs)
 		}
 	}
 	if len(jobs) == 0 {
+		c.noteSync(called, errs)
 		return errors.Join(errs...)
 	}
 
@@ -137,8 +160,10 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 		}
 	}
 	failed := map[string]bool{}
+	maybeLanded := false
 	if err := c.store.PutMany(ctx, entries); err != nil {
 		errs = append(errs, err)
+		maybeLanded = !refused(err)
 		var be *kv.BulkError
 		if errors.As(err, &be) {
 			for _, k := range be.Keys {
@@ -152,17 +177,92 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 	}
 	end := c.now()
 	for _, j := range jobs {
-		if failed[c.key(j.name)] {
-			continue // the delta stays pending
+		s := c.stripe(j.name)
+		s.mu.Lock()
+		switch {
+		case !failed[c.key(j.name)]:
+			j.e.stored, j.e.known, j.e.syncedAt, j.e.wroteAt = j.base+j.delta, true, end, end
+			j.e.pending -= j.delta
+			j.e.unsure, j.e.want = false, false
+			j.e.gen++
+		case maybeLanded:
+			// The delta stays pending, and the next write repeats this
+			// one's base instead of reading what may be this write.
+			j.e.stored, j.e.known, j.e.unsure = j.base, true, true
+		default:
+			// Refused: nothing landed, the delta stays pending.
+		}
+		s.mu.Unlock()
+	}
+	c.noteSync(called, errs)
+	return errors.Join(errs...)
+}
+
+// wanted returns the counters whose read a request asked for without
+// waiting, and that are not backing off after a failed read.
+func (c *Counter) wanted(now time.Time) []string {
+	var names []string
+	for i := range c.stripes {
+		s := &c.stripes[i]
+		s.mu.Lock()
+		for name, e := range s.m {
+			if e.want && !now.Before(e.failUntil) {
+				names = append(names, name)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return names
+}
+
+// readFailed records a failed bulk read on the entries it was for: no read
+// of them before an interval has passed, and requests see the error.
+func (c *Counter) readFailed(jobs []flushJob, err error) {
+	until := c.now().Add(c.interval)
+	for _, j := range jobs {
+		if !j.needRead {
+			continue
 		}
 		s := c.stripe(j.name)
 		s.mu.Lock()
-		j.e.stored, j.e.known, j.e.syncedAt, j.e.wroteAt = j.base+j.delta, true, end, end
-		j.e.pending -= j.delta
-		j.e.gen++
+		j.e.failUntil, j.e.lastErr = until, err
 		s.mu.Unlock()
 	}
-	return errors.Join(errs...)
+	c.log.error("counter: read failed", "keys", len(jobs), "err", err)
+}
+
+// readDone records the values read for the read-only jobs, started at
+// start, unless something newer is known.
+func (c *Counter) readDone(jobs []flushJob, start time.Time) {
+	for _, j := range jobs {
+		if !j.needRead {
+			continue
+		}
+		s := c.stripe(j.name)
+		s.mu.Lock()
+		j.e.failUntil, j.e.lastErr = time.Time{}, nil
+		if j.readOnly {
+			j.e.want = false
+			if !j.e.unsure && j.e.pending == 0 && (!j.e.known || j.e.syncedAt.Before(start)) {
+				j.e.stored, j.e.known, j.e.syncedAt = j.base, true, start
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// noteSync remembers whether this flush's KV calls failed, for requests on
+// keys they could not sync (addOptions.deferRead).
+func (c *Counter) noteSync(called bool, errs []error) {
+	if !called {
+		return
+	}
+	if len(errs) == 0 {
+		c.syncErr.Store(nil)
+		return
+	}
+	err := errors.Join(errs...)
+	c.syncErr.Store(&err)
 }
 
 func dropReads(jobs []flushJob) []flushJob {
@@ -175,11 +275,39 @@ func dropReads(jobs []flushJob) []flushJob {
 	return out
 }
 
+func dropReadOnly(jobs []flushJob) []flushJob {
+	out := jobs[:0]
+	for _, j := range jobs {
+		if !j.readOnly {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
 func shardMetaJSON(n int64) json.RawMessage {
 	b := make([]byte, 0, 32)
 	b = append(b, `{"n":`...)
 	b = strconv.AppendInt(b, n, 10)
 	return append(b, '}')
+}
+
+// refused reports a write error after which the write certainly did not
+// land: KV answered 429 (too many writes to the key) or 401/403, or the
+// input was refused before any call. A transport error, a timeout, a 5xx
+// or anything unknown may come after KV applied the write. A *kv.BulkError
+// is judged by its cause, the first chunk's error: with more than
+// kv.MaxBulkWrite keys in one flush a mixed failure counts as its first
+// chunk's kind.
+func refused(err error) bool {
+	for _, s := range []error{kv.ErrRateLimited, kv.ErrUnauthorized, kv.ErrInvalidKey, kv.ErrInvalidTTL,
+		kv.ErrInvalidExpiration, kv.ErrValueTooLarge, kv.ErrMetadataTooLarge, kv.ErrInvalidMetadata,
+		kv.ErrInvalidBatch, kv.ErrCodec} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // throttledLog logs errors at most once per every, counting the records it

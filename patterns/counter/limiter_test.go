@@ -159,7 +159,7 @@ func TestLimiterSyncsAtMostOncePerSecondPerKey(t *testing.T) {
 	}
 	counts := f.calls.Counts()
 	t.Logf("1,000 requests on one key in 0.5 s: %d reads, %d writes", counts.Reads(), counts.Writes())
-	assert.LessOrEqual(t, counts.Reads(), int64(2), "the current and the previous window, once")
+	assert.LessOrEqual(t, counts.Reads(), int64(1), "the current and the previous window, in one bulk read")
 	assert.LessOrEqual(t, counts.Writes(), int64(1))
 
 	require.NoError(t, l.Flush(ctx))
@@ -188,22 +188,47 @@ func TestLimiterShortWindowTTLNeverUnderMinTTL(t *testing.T) {
 func TestLimitersSharingANamespace(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []counter.Mode{counter.Coalesced, counter.Sharded} {
-		t.Run(mode.String(), func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			f := newFixture(t)
-			a := f.limiter(t, 10, time.Minute, counter.LimiterOptions{Algorithm: counter.FixedWindow, Mode: mode, Instance: "a"})
-			b := f.limiter(t, 10, time.Minute, counter.LimiterOptions{Algorithm: counter.FixedWindow, Mode: mode, Instance: "b", Tick: make(chan time.Time)})
-			assert.Equal(t, 6, allowMany(t, a, "k", 6))
-			require.NoError(t, a.Flush(ctx))
-			f.clock.Advance(time.Second)
-			assert.Equal(t, 4, allowMany(t, b, "k", 10), "b sees a's synced count")
-			require.NoError(t, b.Flush(ctx))
-			f.clock.Advance(time.Second)
-			res, err := a.Allow(ctx, "k")
-			require.NoError(t, err)
-			assert.False(t, res.Allowed, "a sees b's count after a sync")
-		})
+		for _, readOnRequest := range []bool{false, true} {
+			name := mode.String()
+			if readOnRequest {
+				name += ", ReadOnRequest"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				f := newFixture(t)
+				opts := counter.LimiterOptions{Algorithm: counter.FixedWindow, Mode: mode, ReadOnRequest: readOnRequest}
+				opts.Instance = "a"
+				a := f.limiter(t, 10, time.Minute, opts)
+				opts.Instance, opts.Tick = "b", make(chan time.Time)
+				b := f.limiter(t, 10, time.Minute, opts)
+				assert.Equal(t, 6, allowMany(t, a, "k", 6))
+				require.NoError(t, a.Flush(ctx))
+				f.clock.Advance(time.Second)
+				if readOnRequest {
+					assert.Equal(t, 4, allowMany(t, b, "k", 10), "b reads a's synced count first")
+				} else {
+					// b decides its first request from its own counts,
+					// and knows a's 6 after its next sync.
+					assert.Equal(t, 1, allowMany(t, b, "k", 1))
+					require.NoError(t, b.Flush(ctx))
+					assert.Equal(t, 3, allowMany(t, b, "k", 10), "b sees a's synced count")
+				}
+				require.NoError(t, b.Flush(ctx))
+				f.clock.Advance(time.Second)
+				res, err := a.Allow(ctx, "k")
+				require.NoError(t, err)
+				if !readOnRequest {
+					// a's count is over a second old: this request is
+					// decided from it, and the next sync reads b's.
+					assert.True(t, res.Allowed)
+					require.NoError(t, a.Flush(ctx))
+					res, err = a.Allow(ctx, "k")
+					require.NoError(t, err)
+				}
+				assert.False(t, res.Allowed, "a sees b's count after a sync")
+			})
+		}
 	}
 }
 
@@ -213,11 +238,18 @@ func TestLimiterFailingBackendDecidesLocally(t *testing.T) {
 	f := newFixture(t)
 	l := f.limiter(t, 2, time.Minute, counter.LimiterOptions{})
 	f.calls.FailWith(errors.Join(kv.ErrUnavailable, errors.New("down")))
-	for i, want := range []bool{true, true, false} {
+	res, err := l.Allow(ctx, "k")
+	require.NoError(t, err, "a new key is decided locally before any sync")
+	assert.True(t, res.Allowed)
+	f.flushTick() // the sync fails: requests on keys it could not sync see the error
+	for i, want := range []bool{true, false} {
 		res, err := l.Allow(ctx, "k")
 		assert.ErrorIs(t, err, kv.ErrUnavailable)
 		assert.Equal(t, want, res.Allowed, "request %d", i)
 	}
+	res, err = l.Allow(ctx, "new")
+	assert.ErrorIs(t, err, kv.ErrUnavailable, "a key never synced, after a failed sync")
+	assert.True(t, res.Allowed)
 	f.calls.FailWith(nil)
 	f.clock.Advance(time.Second)
 	require.NoError(t, l.Close(ctx))
@@ -242,6 +274,7 @@ func TestNewLimiterValidation(t *testing.T) {
 		"direct mode":       {1, time.Minute, counter.LimiterOptions{Mode: counter.Direct}},
 		"unknown algorithm": {1, time.Minute, counter.LimiterOptions{Algorithm: 7}},
 		"sharded, no name":  {1, time.Minute, counter.LimiterOptions{Mode: counter.Sharded}},
+		"negative timeout":  {1, time.Minute, counter.LimiterOptions{KVTimeout: -time.Second}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := counter.NewLimiter(f.mem, tc.limit, tc.window, tc.opts)
@@ -289,13 +322,13 @@ func TestLimiterKVCallsOverTwoWindows(t *testing.T) {
 		single             bool
 		maxGets, maxBulkGs int64
 	}{
-		// Per window: one read of the new window's counter, and the
-		// previous window's read each second until it settles, then once
-		// more; each flush reads before it writes.
-		{"shared", false, 2 * (1 + 3), 120},
-		// The only writer: one read per new window (and one of the window
-		// before the first), none before writes.
-		{"single writer", true, 2 + 1, 0},
+		// No read waits on a request: each flush reads before it
+		// writes, the previous window's count in the same bulk read
+		// until it settles.
+		{"shared", false, 0, 120},
+		// The only writer: windows that started after the limiter hold
+		// only its counts; one bulk read for the window before the first.
+		{"single writer", true, 0, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,10 +43,15 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 
 // remember puts a definition this Client just wrote into its caches.
 func (c *Client) remember(name string, f *compiled) {
-	now := c.nanos()
-	if e := c.entry(name); e != nil {
-		e.st.Store(&state{flag: f, expires: now + int64(c.ttl)})
+	st := &state{flag: f, expires: c.nanos() + int64(c.ttl)}
+	c.mu.Lock()
+	e := c.find(name)
+	if e == nil {
+		e = &entry{}
 	}
+	e.st.Store(st)
+	c.place(name, e, st)
+	c.mu.Unlock()
 	c.sfAll.Do("", func() (any, error) { // not while a reload is running
 		s := c.all.Load()
 		if s == nil || !s.loaded {

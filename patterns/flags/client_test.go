@@ -229,16 +229,71 @@ func TestInvalidNameMakesNoKVCall(t *testing.T) {
 	assert.Zero(t, env.ns.Counts().Total())
 }
 
-func TestMaxFlagsBoundsTheCache(t *testing.T) {
+func TestCacheBounds(t *testing.T) {
 	t.Parallel()
-	env := flagsSetup(t, flags.Options{MaxFlags: 2}, nil)
 	ctx := context.Background()
-	for range 3 {
-		env.c.IsEnabled(ctx, "a", "u")
-		env.c.IsEnabled(ctx, "b", "u")
-		env.c.IsEnabled(ctx, "c", "u") // past the bound: read every time
+	t.Run("absent names", func(t *testing.T) {
+		t.Parallel()
+		env := flagsSetup(t, flags.Options{MaxAbsent: 100}, nil)
+		for pass := range 2 {
+			before := env.ns.Counts().Get
+			for i := range 1000 {
+				env.c.IsEnabled(ctx, "unknown-"+strconv.Itoa(i), "u")
+			}
+			reads := env.ns.Counts().Get - before
+			if pass == 0 {
+				assert.Equal(t, int64(1000), reads)
+			} else {
+				// At most about 100 of the 1,000 names are still known.
+				assert.GreaterOrEqual(t, reads, int64(800), "the absent names are bounded")
+			}
+		}
+	})
+	t.Run("flags", func(t *testing.T) {
+		t.Parallel()
+		defs := map[string]string{}
+		for i := range 50 {
+			defs["f"+strconv.Itoa(i)] = `{"enabled":true,"rolloutPercent":100}`
+		}
+		env := flagsSetup(t, flags.Options{MaxFlags: 10}, defs)
+		for pass := range 2 {
+			before := env.ns.Counts().Get
+			for i := range 50 {
+				assert.True(t, env.c.IsEnabled(ctx, "f"+strconv.Itoa(i), "u"))
+			}
+			if pass == 1 {
+				assert.GreaterOrEqual(t, env.ns.Counts().Get-before, int64(30), "the flags are bounded")
+			}
+		}
+	})
+}
+
+// TestUnknownNamesNeverEvictFlags: a flood of names that are not flags,
+// many times MaxAbsent, leaves the flags in use cached.
+func TestUnknownNamesNeverEvictFlags(t *testing.T) {
+	t.Parallel()
+	env := flagsSetup(t, flags.Options{MaxFlags: 2, MaxAbsent: 100}, map[string]string{
+		"a": `{"enabled":true,"rolloutPercent":100}`,
+		"b": `{"enabled":true,"rolloutPercent":100}`,
+	})
+	ctx := context.Background()
+	require.True(t, env.c.IsEnabled(ctx, "a", "u"))
+	require.NoError(t, env.c.Set(ctx, "c", flags.Flag{Enabled: true, RolloutPercent: 100}))
+	for i := range 2000 {
+		env.c.IsEnabled(ctx, "unknown-"+strconv.Itoa(i), "u")
 	}
-	assert.Equal(t, int64(2+3), env.ns.Counts().Get)
+	before := env.ns.Counts().Reads()
+	for range 100 {
+		assert.True(t, env.c.IsEnabled(ctx, "a", "u"))
+		assert.True(t, env.c.IsEnabled(ctx, "c", "u"), "set through this client: known without a read")
+	}
+	assert.Equal(t, before, env.ns.Counts().Reads(), "no read: the flags stayed cached")
+	// A flag that becomes absent moves to the absent names, and back.
+	require.NoError(t, env.c.Delete(ctx, "a"))
+	assert.False(t, env.c.IsEnabled(ctx, "a", "u"))
+	require.NoError(t, env.c.Set(ctx, "a", flags.Flag{Enabled: true, RolloutPercent: 100}))
+	assert.True(t, env.c.IsEnabled(ctx, "a", "u"))
+	assert.Equal(t, before, env.ns.Counts().Reads())
 }
 
 func TestAdmin(t *testing.T) {
@@ -311,6 +366,8 @@ func TestEvaluatorFromContext(t *testing.T) {
 func TestNewRejectsBadOptions(t *testing.T) {
 	t.Parallel()
 	_, err := flags.New(memory.New(memory.Options{}), flags.Options{CacheTTL: -1})
+	assert.ErrorIs(t, err, kv.ErrInvalidOptions)
+	_, err = flags.New(memory.New(memory.Options{}), flags.Options{MaxAbsent: -1})
 	assert.ErrorIs(t, err, kv.ErrInvalidOptions)
 	_, err = flags.New(nil, flags.Options{})
 	assert.ErrorIs(t, err, kv.ErrInvalidOptions)

@@ -13,7 +13,10 @@
 // A [Client] keeps definitions in memory for a TTL (default 30 s), loads
 // each flag at most once per TTL (absent flags included, one load in flight
 // per flag), keeps serving the last known definition when KV fails, and
-// starts no goroutines:
+// starts no goroutines. The cache is bounded: at most Options.MaxFlags
+// flags and, apart from them, Options.MaxAbsent names that are not flags
+// (10,000 each by default, the least checked evicted first), so names taken
+// from requests cost memory within a bound and never evict a flag:
 //
 //	fl, err := flags.New(ns, flags.Options{})
 //	if err != nil { ... }

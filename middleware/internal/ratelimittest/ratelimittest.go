@@ -41,6 +41,7 @@ type Build func(t *testing.T, s Setup) http.Handler
 // Request is one request of a case and what its response must be.
 type Request struct {
 	Advance    time.Duration     // moved on the clock before the request
+	Sync       bool              // the limiter syncs with KV (a flusher tick) before the request
 	RemoteAddr string            // default "203.0.113.7:1234"
 	Header     map[string]string // request headers
 	Cost       int               // set with httpkey.WithCost when > 0
@@ -61,7 +62,11 @@ type Case struct {
 	FailClosed bool
 	IETF       bool
 	KVDown     bool // every KV call fails
-	Requests   []Request
+	// ReadOnRequest sets counter.LimiterOptions.ReadOnRequest: requests
+	// wait (briefly) for the stored counts of keys the limiter has not
+	// synced.
+	ReadOnRequest bool
+	Requests      []Request
 }
 
 // unix formats the clock's epoch plus d as Unix seconds.
@@ -147,7 +152,20 @@ func Cases() []Case {
 			},
 		},
 		{
-			Name: "KV down fails closed when configured", Limit: 1, Window: time.Minute, KVDown: true, FailClosed: true,
+			// Requests never wait for KV by default, so the limiter
+			// learns of the outage at its next sync; until then a new
+			// key is decided from local counts.
+			Name: "KV down fails closed when configured, once the limiter's sync has failed", Limit: 5, Window: time.Minute,
+			KVDown: true, FailClosed: true,
+			Requests: []Request{
+				{Status: 200, Want: map[string]string{"X-RateLimit-Remaining": "4"}},
+				{Sync: true, Status: 503, Want: map[string]string{"X-RateLimit-Limit": ""}},
+				{RemoteAddr: "198.51.100.9:1", Status: 503},
+			},
+		},
+		{
+			Name: "KV down fails closed from the first request with ReadOnRequest", Limit: 1, Window: time.Minute,
+			KVDown: true, FailClosed: true, ReadOnRequest: true,
 			Requests: []Request{{Status: 503, Want: map[string]string{"X-RateLimit-Limit": ""}}},
 		},
 		{
@@ -184,6 +202,7 @@ func Run(t *testing.T, build Build) {
 			}
 			lim, err := counter.NewLimiter(calls, tc.Limit, tc.Window, counter.LimiterOptions{
 				Algorithm: tc.Algorithm, Clock: clock.Now, Tick: make(chan time.Time),
+				ReadOnRequest: tc.ReadOnRequest, KVTimeout: time.Second,
 				Logger: slog.New(slog.DiscardHandler),
 			})
 			require.NoError(t, err)
@@ -199,6 +218,9 @@ func Run(t *testing.T, build Build) {
 
 			for i, req := range tc.Requests {
 				clock.Advance(req.Advance)
+				if req.Sync {
+					_ = lim.Flush(context.Background()) // its error is what the next requests see
+				}
 				r := httptest.NewRequest(http.MethodGet, "/", nil)
 				r.RemoteAddr = "203.0.113.7:1234"
 				if req.RemoteAddr != "" {
