@@ -107,8 +107,11 @@ type Options struct {
 	// Clock returns the current time. Default: time.Now.
 	Clock func() time.Time
 	// Tick drives the background flusher: every value received flushes the
-	// keys whose last write is at least FlushInterval old. Tests send on it
-	// instead of waiting. Default: a time.Ticker every FlushInterval/2.
+	// keys whose last write is at least FlushInterval old as of the value
+	// received (not as of the moment the flush runs, so a test that sends
+	// ticks and moves Clock decides deterministically). Tests send on it
+	// instead of waiting. Default: a time.Ticker every FlushInterval/2,
+	// whose flushes decide by Clock.
 	Tick <-chan time.Time
 	// Logger receives background flush failures, at most one record per
 	// FlushInterval×10 with a count of the ones left out. Default:
@@ -245,12 +248,12 @@ func New(ns kv.Namespace, opts Options) (*Counter, error) {
 	if c.mode != Direct {
 		c.hasFlushr = true
 		c.stop, c.done = make(chan struct{}), make(chan struct{})
-		tick, stopTicker := opts.Tick, func() {}
+		tick, stopTicker, tickTime := opts.Tick, func() {}, true
 		if tick == nil {
 			t := time.NewTicker(c.interval / 2)
-			tick, stopTicker = t.C, t.Stop
+			tick, stopTicker, tickTime = t.C, t.Stop, false
 		}
-		go c.run(tick, stopTicker)
+		go c.run(tick, stopTicker, tickTime)
 	}
 	return c, nil
 }

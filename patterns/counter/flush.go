@@ -12,17 +12,21 @@ import (
 	"github.com/kvkit/kvkit/kv"
 )
 
-// run is the flusher: on every tick it writes the keys that are due.
-func (c *Counter) run(tick <-chan time.Time, stopTicker func()) {
+// run is the flusher: on every tick it writes the keys that are due, as of
+// the tick's time when tickTime (Options.Tick), else as of Clock.
+func (c *Counter) run(tick <-chan time.Time, stopTicker func(), tickTime bool) {
 	defer close(c.done)
 	defer stopTicker()
 	for {
 		select {
 		case <-c.stop:
 			return
-		case <-tick:
+		case t := <-tick:
+			if !tickTime || t.IsZero() {
+				t = c.now()
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-			if err := c.flush(ctx, false); err != nil {
+			if err := c.flush(ctx, false, t); err != nil {
 				c.log.error("counter: flush failed, deltas kept for the next flush", "err", err)
 			}
 			cancel()
@@ -38,7 +42,7 @@ func (c *Counter) Flush(ctx context.Context) error {
 	if c.mode == Direct {
 		return nil
 	}
-	return c.flush(ctx, true)
+	return c.flush(ctx, true, c.now())
 }
 
 // Close stops the flusher and writes everything pending. Later Increments
@@ -59,7 +63,7 @@ func (c *Counter) Close(ctx context.Context) error {
 		c.stripes[i].mu.Lock()
 		c.stripes[i].mu.Unlock() //nolint:staticcheck // a barrier, not a critical section
 	}
-	return c.flush(ctx, true)
+	return c.flush(ctx, true, c.now())
 }
 
 type flushJob struct {
@@ -74,8 +78,9 @@ type flushJob struct {
 // flush writes the dirty keys: all of them, or only those whose last write
 // ended at least one interval ago, and reads the keys that requests asked
 // for without waiting (entry.want), in the same bulk read. Clean keys unused
-// for KeepIdle are dropped on the way.
-func (c *Counter) flush(ctx context.Context, all bool) error {
+// for KeepIdle are dropped on the way. now is the time the flush decides
+// by: the tick's, or the Clock's.
+func (c *Counter) flush(ctx context.Context, all bool, now time.Time) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
 	var errs []error
@@ -84,14 +89,13 @@ func (c *Counter) flush(ctx context.Context, all bool) error {
 	if c.mode == Sharded && !closing {
 		// A shard sum is a listing, which cannot be batched: one per
 		// wanted counter, still off the request path.
-		for _, name := range c.wanted(c.now()) {
+		for _, name := range c.wanted(now) {
 			called = true
 			if err := c.load(ctx, name); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	now := c.now()
 
 	var jobs []flushJob
 	for i := range c.stripes {
