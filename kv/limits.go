@@ -36,6 +36,16 @@ func ValidateKey(key string) error {
 	return nil
 }
 
+// ValidatePrefix reports whether prefix can be listed: at most MaxKeySize
+// bytes, like a key (the binding answers 414 for a longer one; the empty
+// prefix lists everything). The error wraps ErrInvalidKey.
+func ValidatePrefix(prefix string) error {
+	if len(prefix) > MaxKeySize {
+		return newDetail(ErrInvalidKey, "prefix is "+strconv.Itoa(len(prefix))+" bytes, limit is 512")
+	}
+	return nil
+}
+
 // validatePrefixed validates prefix+key without building the string, so the
 // hot path of a cached read does not allocate.
 func validatePrefixed(prefix, key string) error {

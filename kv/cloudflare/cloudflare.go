@@ -203,6 +203,10 @@ func isNotFound(err error) bool {
 // codeKeyNotFound is the API's error code for a missing key.
 const codeKeyNotFound = 10009
 
+// minRESTListLimit is the smallest key-list limit the REST API documents
+// (the binding's is 1): a smaller one is answered with a 400.
+const minRESTListLimit = 10
+
 // valueGetParams returns the parameters of a value read. The SDK's param
 // fields are of an internal type, so they are set field by field rather
 // than through the root package's F helper (importing the root package
@@ -417,6 +421,9 @@ func (n *Namespace) List(ctx context.Context, req kv.ListOptions) (kv.Page, erro
 	if req.Limit < 0 || req.Limit > kv.MaxListLimit {
 		return kv.Page{}, &kv.Error{Op: "list", Key: req.Prefix, Err: kv.ErrInvalidLimit}
 	}
+	if err := kv.ValidatePrefix(req.Prefix); err != nil {
+		return kv.Page{}, &kv.Error{Op: "list", Key: req.Prefix, Err: err}
+	}
 	if err := ctx.Err(); err != nil {
 		return kv.Page{}, fail("list", req.Prefix, err)
 	}
@@ -442,6 +449,14 @@ func (n *Namespace) List(ctx context.Context, req kv.ListOptions) (kv.Page, erro
 		return nil
 	})
 	if err != nil {
+		// The API rejects a cursor it did not issue with a 400 (kvkit
+		// serve does; the code is undocumented). The prefix and limit were
+		// checked above, so with a cursor sent a 400 is about the cursor.
+		var ae *APIError
+		if req.Cursor != "" && (req.Limit == 0 || req.Limit >= minRESTListLimit) &&
+			errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Sentinel == nil {
+			ae.Sentinel = kv.ErrInvalidCursor
+		}
 		return kv.Page{}, fail("list", req.Prefix, err)
 	}
 	out := kv.Page{Keys: make([]kv.KeyInfo, len(page)), Cursor: cursor, Complete: cursor == ""}

@@ -18,12 +18,32 @@
 //
 // Keys in paths must be percent-encoded (url.PathEscape), as for the real API.
 //
+// It answers as the real API does where that is documented, and as close
+// as it can where it is not (docs/kvserver.md lists which is which):
+//
+//   - A namespace exists only once created (POST …/namespaces, or
+//     [Server.CreateNamespace] in Go). Every namespace-scoped endpoint
+//     answers 404 with error code 10013 for an unknown or deleted one,
+//     unless [Options.AutoCreate] is set.
+//   - Namespace listing takes order (id|title), direction (asc|desc), page
+//     (>= 1) and per_page (1..1000, default 20); a value out of range is a
+//     400. result_info carries page, per_page, count, total_count and
+//     total_pages.
+//   - Key listing takes limit 10..1000 (the REST minimum), a prefix of at
+//     most 512 bytes (414 beyond), and only cursors the server issued (400
+//     otherwise).
+//   - Bulk get answers its values object in the order the keys were asked
+//     for.
+//   - With [Options.Token], "Authorization: Bearer <token>" and the legacy
+//     "X-Auth-Email" + "X-Auth-Key: <token>" pair are accepted.
+//
 // For tests, [Server.Inject] queues programmed responses per [Route] (429
 // with Retry-After, 5xx, slow responses, dropped connections, empty but
 // incomplete list pages, partial bulk failures) and [Server.Hits] counts
 // requests per route:
 //
-//	srv, _ := kvserver.New(kvserver.Options{Token: "secret", AutoCreate: true})
+//	srv, _ := kvserver.New(kvserver.Options{Token: "secret"})
+//	nsID := srv.CreateNamespace("", "test")
 //	srv.Inject(kvserver.RouteGetValue, kvserver.Fault{Status: 429, RetryAfter: time.Second})
 //	ts := httptest.NewServer(srv)
 //	defer ts.Close()
