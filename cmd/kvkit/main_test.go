@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -271,8 +272,19 @@ func TestEndToEnd(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "10013")
 
+	// The dashboard is at /, behind the token, beside the API.
+	hc := &http.Client{}
+	defer hc.CloseIdleConnections()
+	res, err := hc.Get(strings.TrimSuffix(env["CLOUDFLARE_BASE_URL"], "/client/v4") + "/ns/" + kvserver.DefaultNamespaceID)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "/login", res.Request.URL.Path, "sent to sign in first")
+	assert.Contains(t, string(page), `id="token"`)
+
 	p.stop(t, os.Interrupt)
-	_, err := os.Stat(data)
+	_, err = os.Stat(data)
 	require.NoError(t, err, "--data is saved at shutdown")
 
 	// A restart with the same file serves the same namespace and keys.
