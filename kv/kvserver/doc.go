@@ -1,6 +1,6 @@
 // Package kvserver is a local server that speaks the Cloudflare v4 Workers KV
 // REST API, backed by the embedded [memory] backend, so it enforces the same
-// limits as real KV (cloudflare-kv.md §1 and §6) and answers with the status
+// limits as real KV (docs/kvserver.md) and answers with the status
 // codes, v4 envelope and error codes (10009 for a missing key) of the real
 // API. It is what `kvkit serve` runs, and what kvkit's Cloudflare backend is
 // tested against over real HTTP through the real SDK.

@@ -374,7 +374,7 @@ func methodNotAllowed(w http.ResponseWriter) {
 }
 
 // writeKVError answers a failure of the memory backend with the status a
-// real namespace gives for it (cloudflare-kv.md §1, §6).
+// real namespace gives for it (docs/kvserver.md).
 func (s *Server) writeKVError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadRequest
 	switch {
