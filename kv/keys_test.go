@@ -29,10 +29,10 @@ func TestValidateKey(t *testing.T) {
 
 func TestValidatePrefix(t *testing.T) {
 	t.Parallel()
-	for _, p := range []string{"", "user:", ".", "caf\u00e9", strings.Repeat("x", 600)} {
+	for _, p := range []string{"", "user:", ".", "caf\u00e9", strings.Repeat("x", kv.MaxKeySize)} {
 		assert.NoError(t, kv.ValidatePrefix(p), "%q", p)
 	}
-	for _, p := range []string{"caf\xc3", "\xff"} {
+	for _, p := range []string{"caf\xc3", "\xff", strings.Repeat("x", kv.MaxKeySize+1)} {
 		assert.ErrorIs(t, kv.ValidatePrefix(p), kv.ErrInvalidKey, "%q", p)
 	}
 }
@@ -83,6 +83,6 @@ func FuzzKeys(f *testing.F) {
 		got, ok := kv.StripPrefix(prefix, full)
 		require.True(t, ok)
 		require.Equal(t, key, got)
-		require.Equal(t, utf8.ValidString(full), kv.ValidatePrefix(full) == nil, "ValidatePrefix(%q)", full)
+		require.Equal(t, utf8.ValidString(full) && len(full) <= kv.MaxKeySize, kv.ValidatePrefix(full) == nil, "ValidatePrefix(%q)", full)
 	})
 }

@@ -41,12 +41,16 @@ func ValidateKey(key string) error {
 	return nil
 }
 
-// ValidatePrefix reports whether prefix can select keys in a listing: it
-// must be valid UTF-8, like every key, since a prefix cut inside a character
-// ("caf\xc3" for "café") would match by bytes in one backend and by text, or
-// not at all, in another. Any length is accepted (a prefix longer than
-// MaxKeySize matches nothing). The error wraps ErrInvalidKey.
+// ValidatePrefix reports whether prefix can select keys in a listing: at
+// most MaxKeySize bytes, like a key (the binding answers 414 for a longer
+// one; the empty prefix lists everything), and valid UTF-8, like every key,
+// since a prefix cut inside a character ("caf\xc3" for "café") would match
+// by bytes in one backend and by text, or not at all, in another. The error
+// wraps ErrInvalidKey.
 func ValidatePrefix(prefix string) error {
+	if len(prefix) > MaxKeySize {
+		return newDetail(ErrInvalidKey, "prefix is "+strconv.Itoa(len(prefix))+" bytes, limit is 512")
+	}
 	if !utf8.ValidString(prefix) {
 		return notUTF8("list prefix", prefix)
 	}

@@ -25,9 +25,10 @@ type Namespace interface {
 	// Delete removes key. Deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 	// List returns one page of keys in UTF-8 byte order.
-	// opts.Prefix is literal and opts.Limit is 1..MaxListLimit (0 means
-	// MaxListLimit). A cursor the backend never issued either fails with
-	// ErrInvalidCursor or starts the listing over; it never skips keys.
+	// opts.Prefix is literal (at most MaxKeySize bytes) and opts.Limit is
+	// 1..MaxListLimit (0 means MaxListLimit). A cursor the backend never
+	// issued either fails with ErrInvalidCursor or starts the listing over;
+	// it never skips keys.
 	List(ctx context.Context, opts ListOptions) (Page, error)
 }
 

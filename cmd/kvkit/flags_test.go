@@ -225,8 +225,10 @@ func TestFlagsHelpAndEnvironment(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, stderr, "kvkit flags list|get|set|delete|eval")
 
-	// Valid input without an environment: exit 1, named variable.
-	code, _, stderr = runIn(t, nil, "", "flags", "list")
+	// Valid input with an incomplete environment: exit 1, named variable.
+	// (With none of the variables set, kvkit serve's defaults are used:
+	// TestLocalDefaults.)
+	code, _, stderr = runIn(t, map[string]string{"KVKIT_NAMESPACE_ID": kvserver.DefaultNamespaceID}, "", "flags", "list")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "CLOUDFLARE_API_TOKEN is not set")
 	assert.Equal(t, 1, strings.Count(stderr, "\n"), stderr)

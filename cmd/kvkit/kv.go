@@ -12,17 +12,39 @@ import (
 
 	"github.com/kvkit/kvkit/kv"
 	"github.com/kvkit/kvkit/kv/cloudflare"
+	"github.com/kvkit/kvkit/kv/kvserver"
 )
 
 // callTimeout bounds one command's API calls (retries included).
 const callTimeout = 60 * time.Second
 
 func open(env *environ) (*cloudflare.Namespace, error) {
-	e, err := cloudflare.ParseEnv(env.getenv)
+	e, err := cloudflare.ParseEnv(localDefaults(env.getenv))
 	if err != nil {
 		return nil, err
 	}
 	return e.Open(cloudflare.Options{})
+}
+
+// localDefaults returns getenv, or, when none of the four variables is
+// set, kvkit serve's defaults: its address, the token it prints, its
+// account ID and the namespace it creates at start-up. So, as with the
+// demo's -backend local, `kvkit serve` in one terminal and `kvkit flags set
+// ...` in another work with nothing exported. Any variable set means the
+// environment is meant: a missing one is then an error naming it.
+func localDefaults(getenv func(string) string) func(string) string {
+	for _, k := range []string{cloudflare.EnvAPIToken, cloudflare.EnvAccountID, cloudflare.EnvNamespaceID, cloudflare.EnvBaseURL} {
+		if getenv(k) != "" {
+			return getenv
+		}
+	}
+	defaults := map[string]string{
+		cloudflare.EnvBaseURL:     kvserver.DefaultBaseURL,
+		cloudflare.EnvAPIToken:    kvserver.DefaultToken,
+		cloudflare.EnvAccountID:   kvserver.DefaultAccountID,
+		cloudflare.EnvNamespaceID: kvserver.DefaultNamespaceID,
+	}
+	return func(k string) string { return defaults[k] }
 }
 
 func init() {

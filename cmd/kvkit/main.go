@@ -1,7 +1,7 @@
 // Command kvkit runs a local Cloudflare Workers KV API server and inspects
 // or seeds KV namespaces, local or on Cloudflare.
 //
-//	kvkit serve  [--addr 127.0.0.1:8787] [--token T] [--data FILE]
+//	kvkit serve  [--addr 127.0.0.1:8787] [--token T] [--data FILE] [--namespace ID] [--auto-create] [--dashboard=false]
 //	kvkit get    [--metadata] KEY
 //	kvkit put    [--ttl 1h] [--expiration UNIX|RFC3339] [--metadata JSON] KEY VALUE|-
 //	kvkit delete KEY
@@ -11,8 +11,10 @@
 // get, put, delete, list and flags reach the namespace named by the environment:
 // CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, KVKIT_NAMESPACE_ID, and
 // CLOUDFLARE_BASE_URL to point at `kvkit serve` instead of Cloudflare
-// (serve prints the values to export). Errors are one line on stderr and a
-// non-zero exit status (2 for usage errors).
+// (serve prints the values to export). With none of the four set they use
+// kvkit serve's defaults (127.0.0.1:8787 and its default namespace).
+// Errors are one line on stderr and a non-zero exit status (2 for usage
+// errors).
 package main
 
 import (
@@ -185,6 +187,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "All commands but serve use CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID,")
-	fmt.Fprintln(w, "KVKIT_NAMESPACE_ID and, for a local server, CLOUDFLARE_BASE_URL.")
+	fmt.Fprintln(w, "KVKIT_NAMESPACE_ID and, for a local server, CLOUDFLARE_BASE_URL; with")
+	fmt.Fprintln(w, "none of them set, a kvkit serve started with its defaults.")
 	fmt.Fprintln(w, "Run kvkit <command> -h for a command's flags.")
 }

@@ -687,7 +687,7 @@ func section7() error {
 // section8 is the section "Developing offline with `kvkit serve`".
 func section8() error {
 
-	// README.md:1438
+	// README.md:1564
 
 	srv, err := kvserver.New(kvserver.Options{Token: "secret"})
 	if err != nil {

@@ -85,6 +85,61 @@ func TestEmptyIncompletePages(t *testing.T) {
 	assert.Equal(t, int64(5), ns.Requests().List, "3 real pages + 2 empty ones")
 }
 
+// Pages smaller than the REST API's minimum limit of 10: every key once,
+// in order, one request a page, even when keys come and go in between.
+func TestSmallListPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns, srv := newBackend(t, time.Now, fastRetries)
+	entries := make([]kv.Pair, 25)
+	for i := range entries {
+		entries[i] = kv.Pair{Key: fmt.Sprintf("k%02d", i), Value: []byte("v")}
+	}
+	require.NoError(t, ns.PutBulk(ctx, entries))
+	mem, ok := srv.Namespace(srv.NamespaceID)
+	require.True(t, ok)
+
+	ns.ResetRequests()
+	var got []string
+	req := kv.ListOptions{Limit: 3}
+	for pages := 1; ; pages++ {
+		require.Less(t, pages, 20)
+		res, err := ns.List(ctx, req)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(res.Keys), 3)
+		for _, k := range res.Keys {
+			got = append(got, k.Name)
+		}
+		switch pages {
+		case 2: // one key already listed and one not yet listed go away, one arrives
+			require.NoError(t, mem.Delete(ctx, "k01"))
+			require.NoError(t, mem.Delete(ctx, "k07"))
+			require.NoError(t, mem.Put(ctx, "k06a", []byte("v"), kv.PutOptions{}))
+		}
+		if res.Complete {
+			assert.Empty(t, res.Cursor)
+			assert.Equal(t, int64(pages), ns.Requests().List, "one request a page")
+			break
+		}
+		req.Cursor = res.Cursor
+	}
+	want := []string{}
+	for i := range 25 {
+		if i != 7 {
+			want = append(want, fmt.Sprintf("k%02d", i))
+		}
+		if i == 6 {
+			want = append(want, "k06a")
+		}
+	}
+	assert.Equal(t, want, got, "nothing skipped or repeated")
+
+	_, err := ns.List(ctx, kv.ListOptions{Limit: 3, Cursor: "kvkit1.***."})
+	assert.ErrorIs(t, err, kv.ErrInvalidCursor)
+	_, err = ns.List(ctx, kv.ListOptions{Limit: 3, Cursor: "not-issued"})
+	assert.ErrorIs(t, err, kv.ErrInvalidCursor, "the API's 400 for a cursor it never issued")
+}
+
 // The trap the backend avoids: the SDK's auto-pager stops at an empty page
 // that still has a cursor, silently truncating the listing.
 func TestSDKAutoPagerStopsOnEmptyPage(t *testing.T) {

@@ -203,6 +203,10 @@ func isNotFound(err error) bool {
 // codeKeyNotFound is the API's error code for a missing key.
 const codeKeyNotFound = 10009
 
+// minRESTListLimit is the smallest key-list limit the REST API documents
+// (the binding's is 1): a smaller one is answered with a 400.
+const minRESTListLimit = 10
+
 // valueGetParams returns the parameters of a value read. The SDK's param
 // fields are of an internal type, so they are set field by field rather
 // than through the root package's F helper (importing the root package
@@ -413,6 +417,13 @@ func (n *Namespace) Delete(ctx context.Context, key string) error {
 // List implements kv.Namespace: one request for one page. The page is
 // complete when the API returns no cursor; an empty page with a cursor is
 // not the end (the SDK's auto-pager wrongly stops there, so it is not used).
+//
+// The REST API's smallest limit is 10 (the binding's is 1). For a limit of
+// 1..9 List asks for 10 keys and returns the first ones, with a cursor of
+// its own naming the API's cursor of that page and the last key returned;
+// the next call asks for that page again and drops the keys up to it. Each
+// page is still one request, and no key is skipped or repeated, even when
+// keys change in between.
 func (n *Namespace) List(ctx context.Context, req kv.ListOptions) (kv.Page, error) {
 	if req.Limit < 0 || req.Limit > kv.MaxListLimit {
 		return kv.Page{}, &kv.Error{Op: "list", Key: req.Prefix, Err: kv.ErrInvalidLimit}
@@ -423,20 +434,32 @@ func (n *Namespace) List(ctx context.Context, req kv.ListOptions) (kv.Page, erro
 	if err := ctx.Err(); err != nil {
 		return kv.Page{}, fail("list", req.Prefix, err)
 	}
+	want := req.Limit
+	if want == 0 {
+		want = kv.MaxListLimit
+	}
+	apiCursor, after, resumed, err := decodeListCursor(req.Cursor)
+	if err != nil {
+		return kv.Page{}, &kv.Error{Op: "list", Key: req.Prefix, Err: err}
+	}
+	ask := req.Limit // 0: the API's default, 1000
+	if want < minRESTListLimit || resumed {
+		ask = max(minRESTListLimit, min(want+minRESTListLimit, kv.MaxListLimit))
+	}
 	var params cfkv.NamespaceKeyListParams
 	params.AccountID.Value, params.AccountID.Present = n.account, true
 	if req.Prefix != "" {
 		params.Prefix.Value, params.Prefix.Present = req.Prefix, true
 	}
-	if req.Limit != 0 {
-		params.Limit.Value, params.Limit.Present = float64(req.Limit), true
+	if ask != 0 {
+		params.Limit.Value, params.Limit.Present = float64(ask), true
 	}
-	if req.Cursor != "" {
-		params.Cursor.Value, params.Cursor.Present = req.Cursor, true
+	if apiCursor != "" {
+		params.Cursor.Value, params.Cursor.Present = apiCursor, true
 	}
 	var page []cfkv.Key
 	var cursor string
-	err := n.do(ctx, opList, func(ctx context.Context) error {
+	err = n.do(ctx, opList, func(ctx context.Context) error {
 		res, err := n.client.Namespaces.Keys.List(ctx, n.id, params, n.ro()...)
 		if err != nil {
 			return err
@@ -445,9 +468,28 @@ func (n *Namespace) List(ctx context.Context, req kv.ListOptions) (kv.Page, erro
 		return nil
 	})
 	if err != nil {
+		// The API rejects a cursor it did not issue with a 400 (kvkit
+		// serve does; the code is undocumented). The prefix and limit were
+		// checked above, so with a cursor sent a 400 is about the cursor.
+		var ae *APIError
+		if apiCursor != "" && errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Sentinel == nil {
+			ae.Sentinel = kv.ErrInvalidCursor
+		}
 		return kv.Page{}, fail("list", req.Prefix, err)
 	}
-	out := kv.Page{Keys: make([]kv.KeyInfo, len(page)), Cursor: cursor, Complete: cursor == ""}
+	if resumed {
+		i := 0
+		for i < len(page) && page[i].Name <= after {
+			i++
+		}
+		page = page[i:]
+	}
+	out := kv.Page{Cursor: cursor, Complete: cursor == ""}
+	if len(page) > want {
+		page = page[:want]
+		out.Cursor, out.Complete = encodeListCursor(apiCursor, page[want-1].Name), false
+	}
+	out.Keys = make([]kv.KeyInfo, len(page))
 	for i, k := range page {
 		ki := kv.KeyInfo{Name: k.Name}
 		if k.Expiration > 0 {
@@ -459,6 +501,28 @@ func (n *Namespace) List(ctx context.Context, req kv.ListOptions) (kv.Page, erro
 		out.Keys[i] = ki
 	}
 	return out, nil
+}
+
+// listCursorTag starts the cursors List makes for pages smaller than the
+// API's: tag + base64url(last key returned) + "." + the API's cursor of the
+// page it came from. Any other cursor is the API's own, passed through.
+const listCursorTag = "kvkit1."
+
+func encodeListCursor(apiCursor, lastKey string) string {
+	return listCursorTag + base64.RawURLEncoding.EncodeToString([]byte(lastKey)) + "." + apiCursor
+}
+
+func decodeListCursor(c string) (apiCursor, after string, resumed bool, err error) {
+	rest, ok := strings.CutPrefix(c, listCursorTag)
+	if !ok {
+		return c, "", false, nil
+	}
+	k64, apiCursor, ok := strings.Cut(rest, ".")
+	key, derr := base64.RawURLEncoding.DecodeString(k64)
+	if !ok || derr != nil {
+		return "", "", false, kv.ErrInvalidCursor
+	}
+	return apiCursor, string(key), true, nil
 }
 
 // GetBulk implements kv.BulkNamespace: one request for up to 100 keys.

@@ -57,14 +57,15 @@ func ExampleNew() {
 func ExampleNamespace_Requests() {
 	// A local server speaking the Cloudflare KV REST API (what kvkit serve
 	// runs), so this example needs no account.
-	srv, err := kvserver.New(kvserver.Options{AutoCreate: true})
+	srv, err := kvserver.New(kvserver.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
+	nsID := srv.CreateNamespace("", "example")
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	client := cfkv.NewKVService(option.WithBaseURL(ts.URL+"/client/v4"), option.WithAPIToken("local"), option.WithHTTPClient(ts.Client()))
-	ns, err := cloudflare.New(client, "00000000000000000000000000000001", kvserver.NewNamespaceID(), cloudflare.Options{})
+	ns, err := cloudflare.New(client, "00000000000000000000000000000001", nsID, cloudflare.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package kvserver
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,28 +22,57 @@ import (
 	"github.com/kvkit/kvkit/kv/memory"
 )
 
-// Cloudflare error codes the server uses (docs/cloudflare-kv.md §2).
+// Cloudflare error codes the server uses (docs/kvserver.md says which are
+// verified and which are choices).
 const (
 	codeGeneric           = 10000 // authentication and unclassified errors
-	codeBadRequest        = 10001 // a request KV rejects (limits, bad JSON)
+	codeBadRequest        = 10001 // a request KV rejects (limits, bad JSON, bad paging)
 	codeKeyNotFound       = 10009 // "get: 'key not found'"
-	codeNamespaceNotFound = 10013 // local choice; the real code is unverified
+	codeNamespaceNotFound = 10013 // an unknown or deleted namespace
 	codeNamespaceExists   = 10014 // a title already in use
+	codeNoRoute           = 7003  // an account the server does not answer for
+)
+
+// The defaults `kvkit serve` starts with, so that clients configured with
+// nothing (the demo's -backend local, the kvkit command) find it: the
+// address, the API base URL on it, the account ID and the namespace it
+// creates at start-up, and the token it prints when it accepts any.
+const (
+	DefaultAddr           = "127.0.0.1:8787"
+	DefaultBaseURL        = "http://" + DefaultAddr + "/client/v4"
+	DefaultAccountID      = "00000000000000000000000000000001"
+	DefaultNamespaceID    = "00000000000000000000000000000d30"
+	DefaultNamespaceTitle = "kvkit"
+	DefaultToken          = "local"
+)
+
+// Limits of the namespace endpoints (the API reference: title maxLength
+// 512; page minimum 1; per_page 1..1000).
+const (
+	maxTitle       = 512
+	maxPerPage     = 1000
+	defaultPerPage = 20
+	minListLimit   = 10 // the REST API's minimum key-list limit (the binding's is 1)
 )
 
 // Options configures a Server. The zero value serves any request with no
 // authentication, and namespaces must be created through the API (or
 // [Server.CreateNamespace]) before use.
 type Options struct {
-	// Token, when set, is the API token every request must carry as
-	// "Authorization: Bearer <token>"; others get 401 with code 10000.
-	// Default: "" (no authentication).
+	// Token, when set, is the API token every request must carry, either
+	// as "Authorization: Bearer <token>" (an API token, what wrangler and
+	// the SDKs send for CLOUDFLARE_API_TOKEN) or as "X-Auth-Key: <token>"
+	// with any non-empty "X-Auth-Email" (the legacy global API key form,
+	// what they send for CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL). Other
+	// requests get 401 with code 10000. Default: "" (no authentication).
 	Token string
 	// AccountID, when set, is the only account ID the server answers for;
 	// other account IDs get 404. Default: "" (any account ID).
 	AccountID string
 	// AutoCreate creates a namespace the first time a request names an
-	// unknown namespace ID, instead of answering 404. Default: false.
+	// unknown namespace ID, instead of answering 404 with code 10013 as the
+	// real API does. A convenience for throwaway test servers; it hides
+	// bugs in code that gets a namespace ID wrong. Default: false.
 	AutoCreate bool
 	// Clock returns the current time; every namespace's memory backend uses
 	// it for expirations. Default: time.Now.
@@ -105,7 +136,9 @@ func NewNamespaceID() string {
 }
 
 // CreateNamespace adds a namespace with the given ID (a new random one when
-// id is "") and title, and returns its ID. An existing ID is kept as it is.
+// id is "") and title (default "kvkit-" + id), and returns its ID. An
+// existing ID is kept as it is. Unlike the API's create, it does not check
+// that the title is free: it is for seeding a server in Go.
 func (s *Server) CreateNamespace(id, title string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -137,6 +170,26 @@ func (s *Server) Namespace(id string) (*memory.Namespace, bool) {
 	return sp.ns, true
 }
 
+// NamespaceInfo describes one namespace, as the API lists it.
+type NamespaceInfo struct {
+	ID    string
+	Title string
+}
+
+// Namespaces returns every namespace, by title.
+func (s *Server) Namespaces() []NamespaceInfo {
+	s.mu.Lock()
+	out := make([]NamespaceInfo, 0, len(s.spaces))
+	for _, sp := range s.spaces {
+		out = append(out, NamespaceInfo{ID: sp.id, Title: sp.title})
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b NamespaceInfo) int {
+		return cmp.Or(strings.Compare(a.Title, b.Title), strings.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
 // lookup finds (or, with AutoCreate, makes) namespace id.
 func (s *Server) lookup(id string) (*space, bool) {
 	s.mu.Lock()
@@ -161,11 +214,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	seg := strings.Split(strings.Trim(raw, "/"), "/")
 	// accounts/{acc}/storage/kv/namespaces[/{id}[/...]]
 	if len(seg) < 5 || seg[0] != "accounts" || seg[2] != "storage" || seg[3] != "kv" || seg[4] != "namespaces" {
-		writeError(w, http.StatusNotFound, 7003, "Could not route to "+r.URL.Path+", perhaps your object identifier is invalid?")
+		writeError(w, http.StatusNotFound, codeNoRoute, "Could not route to "+r.URL.Path+", perhaps your object identifier is invalid?")
 		return
 	}
 	if s.opts.AccountID != "" && seg[1] != s.opts.AccountID {
-		writeError(w, http.StatusNotFound, 7003, "Could not route to "+r.URL.Path+", perhaps your object identifier is invalid?")
+		writeError(w, http.StatusNotFound, codeNoRoute, "Could not route to "+r.URL.Path+", perhaps your object identifier is invalid?")
 		return
 	}
 	rest := seg[5:]
@@ -260,10 +313,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, route Route, h ht
 	h(w, r)
 }
 
+// authorized accepts "Authorization: Bearer <token>" (the scheme in any
+// case, RFC 9110 §11.1), or, when no
+// Authorization header is sent, "X-Auth-Key: <token>" with a non-empty
+// "X-Auth-Email" (any address: the server has no users).
 func (s *Server) authorized(r *http.Request) bool {
-	got := r.Header.Get("Authorization")
-	want := "Bearer " + s.opts.Token
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	want := []byte(s.opts.Token)
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, got, ok := strings.Cut(h, " ")
+		return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), want) == 1
+	}
+	if key := r.Header.Get("X-Auth-Key"); key != "" && r.Header.Get("X-Auth-Email") != "" {
+		return subtle.ConstantTimeCompare([]byte(key), want) == 1
+	}
+	return false
 }
 
 // envelope is the v4 response wrapper.
@@ -280,12 +343,16 @@ type apiError struct {
 	Message string `json:"message"`
 }
 
+// resultInfo is the envelope's result_info: {count, cursor} for key
+// listings, {page, per_page, count, total_count, total_pages} for namespace
+// listings.
 type resultInfo struct {
 	Count      int     `json:"count"`
 	Cursor     *string `json:"cursor,omitempty"`
-	Page       int     `json:"page,omitempty"`
-	PerPage    int     `json:"per_page,omitempty"`
-	TotalCount int     `json:"total_count,omitempty"`
+	Page       *int    `json:"page,omitempty"`
+	PerPage    *int    `json:"per_page,omitempty"`
+	TotalCount *int    `json:"total_count,omitempty"`
+	TotalPages *int    `json:"total_pages,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -307,12 +374,12 @@ func methodNotAllowed(w http.ResponseWriter) {
 }
 
 // writeKVError answers a failure of the memory backend with the status a
-// real namespace gives for it (docs/cloudflare-kv.md §1, §6).
+// real namespace gives for it (docs/kvserver.md).
 func (s *Server) writeKVError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadRequest
 	switch {
 	case errors.Is(err, kv.ErrInvalidKey) && strings.Contains(err.Error(), "limit is 512"):
-		status = http.StatusRequestURITooLong
+		status = http.StatusRequestURITooLong // a key or prefix over 512 bytes, as the binding answers
 	case errors.Is(err, kv.ErrValueTooLarge), errors.Is(err, kv.ErrMetadataTooLarge):
 		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
@@ -334,14 +401,40 @@ func (sp *space) json() namespaceJSON {
 	return namespaceJSON{ID: sp.id, Title: sp.title, SupportsURLEncoding: true}
 }
 
+// listNamespaces answers GET …/namespaces?order=&direction=&page=&per_page=
+// as the API reference defines them: order id|title (default title),
+// direction asc|desc (default asc), page >= 1 (default 1), per_page 1..1000
+// (default 20). A value out of range is a 400, not a silent default; a
+// page past the end is an empty page (both SDKs page until one).
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	perPage, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
-	if page < 1 {
-		page = 1
+	q := r.URL.Query()
+	page, err := intParam(q, "page", 1, 1, math.MaxInt32)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
 	}
-	if perPage < 1 || perPage > 1000 {
-		perPage = 20
+	perPage, err := intParam(q, "per_page", defaultPerPage, 1, maxPerPage)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
+	order := q.Get("order")
+	switch order {
+	case "":
+		order = "title"
+	case "id", "title":
+	default:
+		writeError(w, http.StatusBadRequest, codeBadRequest, "order must be \"id\" or \"title\", got "+strconv.Quote(order))
+		return
+	}
+	direction := q.Get("direction")
+	switch direction {
+	case "":
+		direction = "asc"
+	case "asc", "desc":
+	default:
+		writeError(w, http.StatusBadRequest, codeBadRequest, "direction must be \"asc\" or \"desc\", got "+strconv.Quote(direction))
+		return
 	}
 	s.mu.Lock()
 	all := make([]namespaceJSON, 0, len(s.spaces))
@@ -349,10 +442,34 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 		all = append(all, sp.json())
 	}
 	s.mu.Unlock()
-	slices.SortFunc(all, func(a, b namespaceJSON) int { return strings.Compare(a.Title, b.Title) })
+	slices.SortFunc(all, func(a, b namespaceJSON) int {
+		c := strings.Compare(a.ID, b.ID)
+		if order == "title" {
+			c = cmp.Or(strings.Compare(a.Title, b.Title), c)
+		}
+		if direction == "desc" {
+			c = -c
+		}
+		return c
+	})
 	lo := min((page-1)*perPage, len(all))
 	hi := min(lo+perPage, len(all))
-	writeResult(w, all[lo:hi], &resultInfo{Count: hi - lo, Page: page, PerPage: perPage, TotalCount: len(all)})
+	count, total, pages := hi-lo, len(all), (len(all)+perPage-1)/perPage
+	writeResult(w, all[lo:hi], &resultInfo{Count: count, Page: &page, PerPage: &perPage, TotalCount: &total, TotalPages: &pages})
+}
+
+// intParam reads query parameter name as a whole number in lo..hi, def
+// when absent. The SDKs send numbers as floats ("20" or "20.0" both work).
+func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
+		return 0, errors.New("Invalid " + name + " of " + strconv.Quote(v) + ": must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi))
+	}
+	return int(f), nil
 }
 
 func decodeTitle(r *http.Request) (string, error) {
@@ -364,6 +481,9 @@ func decodeTitle(r *http.Request) (string, error) {
 	}
 	if body.Title == "" {
 		return "", errors.New("title is required")
+	}
+	if len(body.Title) > maxTitle {
+		return "", errors.New("title is " + strconv.Itoa(len(body.Title)) + " bytes, limit is 512")
 	}
 	return body.Title, nil
 }
@@ -425,18 +545,4 @@ func (s *Server) deleteNamespace(w http.ResponseWriter, _ *http.Request, c call)
 	delete(s.spaces, sp.id)
 	s.mu.Unlock()
 	writeResult(w, struct{}{}, nil)
-}
-
-// FirstNamespace returns the ID of the namespace that sorts first by ID, or
-// "" when there is none.
-func (s *Server) FirstNamespace() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	first := ""
-	for id := range s.spaces {
-		if first == "" || id < first {
-			first = id
-		}
-	}
-	return first
 }

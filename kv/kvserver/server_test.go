@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,13 +126,17 @@ func TestRawAPI(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, res.StatusCode)
 	})
 	t.Run("list pages and empty pages", func(t *testing.T) {
+		for i := range 10 {
+			res, _, _ := do(t, srv, http.MethodPut, base+"/values/p"+strconv.Itoa(i), "tok", []byte("v"))
+			require.Equal(t, http.StatusOK, res.StatusCode)
+		}
 		srv.Inject(kvserver.RouteListKeys, kvserver.Fault{EmptyPage: true})
-		_, _, env := do(t, srv, http.MethodGet, base+"/keys?limit=1", "tok", nil)
+		_, _, env := do(t, srv, http.MethodGet, base+"/keys?limit=10", "tok", nil)
 		assert.JSONEq(t, `[]`, string(env.Result))
 		require.NotEmpty(t, env.ResultInfo.Cursor)
-		_, _, env = do(t, srv, http.MethodGet, base+"/keys?limit=1&cursor="+env.ResultInfo.Cursor, "tok", nil)
-		assert.JSONEq(t, `[{"name":"a/b?","expiration":1767225720}]`, string(env.Result))
-		assert.NotEmpty(t, env.ResultInfo.Cursor)
+		_, _, env = do(t, srv, http.MethodGet, base+"/keys?limit=10&cursor="+env.ResultInfo.Cursor, "tok", nil)
+		assert.Contains(t, string(env.Result), `{"name":"a/b?","expiration":1767225720}`, "the empty page's cursor resumes at the start")
+		assert.NotEmpty(t, env.ResultInfo.Cursor, "14 keys, 10 a page")
 	})
 	t.Run("unknown namespace", func(t *testing.T) {
 		res, _, _ := do(t, srv, http.MethodGet, "/client/v4/accounts/"+acc+"/storage/kv/namespaces/ffff/keys", "tok", nil)

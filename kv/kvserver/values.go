@@ -155,16 +155,15 @@ func readMultipart(r *http.Request) (value []byte, meta json.RawMessage, err err
 	return value, meta, nil
 }
 
-// Cursors handed out are "c" + the memory backend's cursor; "c" alone
-// resumes at the start (what an empty first page carries).
+// Cursors handed out are "c" + the memory backend's cursor (which it signs,
+// so it recognises its own); "c" alone resumes at the start (what an empty
+// first page carries). Anything else was never issued by this server.
 func encodeCursor(mem string) string { return "c" + mem }
 
-func decodeCursor(c string) string {
-	if rest, ok := strings.CutPrefix(c, "c"); ok {
-		return rest
-	}
-	return c // unknown: the memory backend starts over, as KV does
-}
+func decodeCursor(c string) (string, bool) { return strings.CutPrefix(c, "c") }
+
+// errUnknownCursor is the message for a cursor the server never issued.
+const errUnknownCursor = "Invalid cursor: not a cursor this server issued (cursors are opaque: pass back result_info.cursor unchanged)"
 
 type keyJSON struct {
 	Name       string          `json:"name"`
@@ -172,18 +171,31 @@ type keyJSON struct {
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 }
 
+// listKeys answers GET …/keys?prefix=&limit=&cursor=: limit 10..1000
+// (default 1000; the REST API's minimum is 10, the binding's 1), a prefix of
+// at most 512 bytes (414, as the binding answers), and only cursors this
+// server issued (400 otherwise: never a silent restart).
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, c call) {
 	q := r.URL.Query()
-	limit := 0
-	if v := q.Get("limit"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f != math.Trunc(f) || f < 1 || f > kv.MaxListLimit {
-			writeError(w, http.StatusBadRequest, codeBadRequest, "Invalid key_count_limit of "+v+". Please specify an integer between 1 and 1000.")
-			return
-		}
-		limit = int(f)
+	limit, err := intParam(q, "limit", kv.MaxListLimit, minListLimit, kv.MaxListLimit)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
+	prefix := q.Get("prefix")
+	if err := kv.ValidatePrefix(prefix); err != nil {
+		s.writeKVError(w, r, &kv.Error{Op: "list", Err: err})
+		return
 	}
 	cursor := q.Get("cursor")
+	memCursor, ok := "", true
+	if cursor != "" {
+		memCursor, ok = decodeCursor(cursor)
+	}
+	if !ok {
+		writeError(w, http.StatusBadRequest, codeBadRequest, errUnknownCursor)
+		return
+	}
 	if c.fault.EmptyPage {
 		next := cursor
 		if next == "" {
@@ -192,7 +204,11 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, c call) {
 		writeResult(w, []keyJSON{}, &resultInfo{Count: 0, Cursor: &next})
 		return
 	}
-	res, err := c.sp.ns.List(r.Context(), kv.ListOptions{Prefix: q.Get("prefix"), Limit: limit, Cursor: decodeCursor(cursor)})
+	res, err := c.sp.ns.List(r.Context(), kv.ListOptions{Prefix: prefix, Limit: limit, Cursor: memCursor})
+	if errors.Is(err, kv.ErrInvalidCursor) {
+		writeError(w, http.StatusBadRequest, codeBadRequest, errUnknownCursor)
+		return
+	}
 	if err != nil {
 		s.writeKVError(w, r, err)
 		return
@@ -350,12 +366,26 @@ func (s *Server) bulkGet(w http.ResponseWriter, r *http.Request, c call) {
 		s.writeKVError(w, r, err)
 		return
 	}
+	// The values object lists the keys in the order they were asked for
+	// (duplicates once, at their first place), as the binding's Map does:
+	// encoding/json would sort a map's keys, so it is written by hand.
 	total := 0
-	values := make(map[string]any, len(body.Keys))
+	out := bytes.NewBufferString(`{"values":{`)
+	seen := make(map[string]bool, len(body.Keys))
 	for _, k := range body.Keys {
+		if seen[k] {
+			continue
+		}
+		if len(seen) > 0 {
+			out.WriteByte(',')
+		}
+		seen[k] = true
+		name, _ := json.Marshal(k)
+		out.Write(name)
+		out.WriteByte(':')
 		it, found := items[k]
 		if !found {
-			values[k] = nil
+			out.WriteString("null")
 			continue
 		}
 		total += len(it.Value)
@@ -367,24 +397,30 @@ func (s *Server) bulkGet(w http.ResponseWriter, r *http.Request, c call) {
 				writeError(w, http.StatusBadRequest, codeBadRequest, "The value of key "+strconv.Quote(k)+" is not valid JSON")
 				return
 			}
-			v = json.RawMessage(bytes.Clone(it.Value))
+			v = json.RawMessage(it.Value)
 		}
-		if !body.WithMetadata {
-			values[k] = v
-			continue
+		var entry any = v
+		if body.WithMetadata {
+			e := bulkGetEntry{Value: v, Metadata: it.Metadata}
+			if e.Metadata == nil {
+				e.Metadata = json.RawMessage("null")
+			}
+			if !it.Expiration.IsZero() {
+				e.Expiration = it.Expiration.Unix()
+			}
+			entry = e
 		}
-		e := bulkGetEntry{Value: v, Metadata: it.Metadata}
-		if e.Metadata == nil {
-			e.Metadata = json.RawMessage("null")
+		b, err := json.Marshal(entry)
+		if err != nil {
+			s.writeKVError(w, r, err)
+			return
 		}
-		if !it.Expiration.IsZero() {
-			e.Expiration = it.Expiration.Unix()
-		}
-		values[k] = e
+		out.Write(b)
 	}
+	out.WriteString("}}")
 	if total > kv.MaxValueSize {
 		writeError(w, http.StatusRequestEntityTooLarge, codeBadRequest, "Total size of request exceeds the limit of 25MB")
 		return
 	}
-	writeResult(w, map[string]any{"values": values}, nil)
+	writeResult(w, json.RawMessage(out.Bytes()), nil)
 }

@@ -499,14 +499,18 @@ func testListLimits(t *testing.T, e env) {
 	assert.Len(t, res.Keys, 10)
 	assert.False(t, res.Complete)
 
-	// An unknown cursor is not an error, and skips nothing: listing starts
-	// over. ("azAx" is valid base64 too: a backend must not decode just any
-	// text as a position.)
+	// A cursor the backend never issued either fails with ErrInvalidCursor
+	// (the REST API, kv/memory) or starts the listing over (the binding);
+	// it never skips keys. ("azAx" is valid base64 of "k01": a backend must
+	// not decode just any text as a position.)
 	for _, c := range []string{"not-a-cursor-we-issued", "azAx"} {
 		res, err = e.ns.List(e.ctx, kv.ListOptions{Cursor: c})
-		require.NoError(t, err)
+		if err != nil {
+			requireKVError(t, err, kv.ErrInvalidCursor, "list", "")
+			continue
+		}
 		require.NotEmpty(t, res.Keys)
-		assert.Equal(t, "k00", res.Keys[0].Name, "unknown cursor %q must start over", c)
+		assert.Equal(t, "k00", res.Keys[0].Name, "unknown cursor %q must fail or start over", c)
 	}
 }
 

@@ -4,6 +4,10 @@
 // now >= expiration, UTF-8 byte-order listing with opaque cursors, bulk
 // limits). It is safe for concurrent use and starts no goroutines.
 //
+// Cursors are signed with a key of the namespace's own, so a cursor it never
+// issued (made up, altered, or from another namespace or process) fails
+// with kv.ErrInvalidCursor instead of silently resuming somewhere.
+//
 // What it does not simulate: eventual consistency across locations, the
 // one-write-per-second-per-key limit, and the REST API's request budget.
 package memory
@@ -11,6 +15,9 @@ package memory
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -32,7 +39,8 @@ type Options struct {
 
 // Namespace is an in-memory Workers KV namespace.
 type Namespace struct {
-	now func() time.Time
+	now       func() time.Time
+	cursorKey [16]byte // signs list cursors
 
 	mu       sync.RWMutex
 	byKey    *btree.BTreeG[*entry] // every stored entry, in UTF-8 byte order
@@ -58,7 +66,7 @@ func New(opts Options) *Namespace {
 	if now == nil {
 		now = time.Now
 	}
-	return &Namespace{
+	n := &Namespace{
 		now:   now,
 		byKey: btree.NewG(32, func(a, b *entry) bool { return a.key < b.key }),
 		byExpiry: btree.NewG(32, func(a, b *entry) bool {
@@ -68,6 +76,8 @@ func New(opts Options) *Namespace {
 			return a.key < b.key
 		}),
 	}
+	_, _ = rand.Read(n.cursorKey[:]) // never fails (crypto/rand docs)
+	return n
 }
 
 func (e *entry) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
@@ -197,8 +207,9 @@ func (n *Namespace) remove(key string) {
 	}
 }
 
-// List implements kv.Namespace. Cursors are opaque; an unknown cursor starts
-// from the beginning of the prefix, as KV does not reject it.
+// List implements kv.Namespace. The prefix is at most kv.MaxKeySize bytes
+// (kv.ErrInvalidKey otherwise, as the binding answers 414). Cursors are
+// opaque; one this namespace did not issue fails with kv.ErrInvalidCursor.
 func (n *Namespace) List(ctx context.Context, opts kv.ListOptions) (kv.Page, error) {
 	if err := ctx.Err(); err != nil {
 		return kv.Page{}, &kv.Error{Op: "list", Key: opts.Prefix, Err: err}
@@ -213,7 +224,14 @@ func (n *Namespace) List(ctx context.Context, opts kv.ListOptions) (kv.Page, err
 	if limit == 0 {
 		limit = kv.MaxListLimit
 	}
-	after, hasAfter := decodeCursor(opts.Cursor)
+	after, hasAfter := "", false
+	if opts.Cursor != "" {
+		k, ok := n.decodeCursor(opts.Cursor)
+		if !ok {
+			return kv.Page{}, &kv.Error{Op: "list", Key: opts.Prefix, Err: kv.ErrInvalidCursor}
+		}
+		after, hasAfter = k, true
+	}
 	now := n.now().Unix()
 
 	res := kv.Page{Keys: []kv.KeyInfo{}, Complete: true}
@@ -238,30 +256,45 @@ func (n *Namespace) List(ctx context.Context, opts kv.ListOptions) (kv.Page, err
 		return true
 	})
 	if !res.Complete {
-		res.Cursor = encodeCursor(res.Keys[len(res.Keys)-1].Name)
+		res.Cursor = n.encodeCursor(res.Keys[len(res.Keys)-1].Name)
 	}
 	return res, nil
 }
 
-// Cursors are "m1." + base64url(last key returned). Anything else is a
-// cursor this backend did not issue: listing starts over rather than
-// guessing where to resume (which could silently skip keys).
-const cursorTag = "m1."
+// Cursors are "m2." + base64url(last key returned) + "." + base64url(the
+// first 12 bytes of its HMAC-SHA256 under the namespace's cursor key).
+// Anything else is a cursor this namespace did not issue.
+const cursorTag = "m2."
 
-func encodeCursor(lastKey string) string {
-	return cursorTag + base64.RawURLEncoding.EncodeToString([]byte(lastKey))
+func (n *Namespace) cursorMAC(lastKey string) []byte {
+	m := hmac.New(sha256.New, n.cursorKey[:])
+	m.Write([]byte(lastKey))
+	return m.Sum(nil)[:12]
 }
 
-func decodeCursor(c string) (string, bool) {
+func (n *Namespace) encodeCursor(lastKey string) string {
+	return cursorTag + base64.RawURLEncoding.EncodeToString([]byte(lastKey)) + "." +
+		base64.RawURLEncoding.EncodeToString(n.cursorMAC(lastKey))
+}
+
+func (n *Namespace) decodeCursor(c string) (string, bool) {
 	rest, ok := strings.CutPrefix(c, cursorTag)
 	if !ok {
 		return "", false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(rest)
+	k64, mac64, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	key, err := base64.RawURLEncoding.DecodeString(k64)
 	if err != nil {
 		return "", false
 	}
-	return string(b), true
+	mac, err := base64.RawURLEncoding.DecodeString(mac64)
+	if err != nil || !hmac.Equal(mac, n.cursorMAC(string(key))) {
+		return "", false
+	}
+	return string(key), true
 }
 
 // GetBulk implements kv.BulkNamespace.

@@ -1,9 +1,15 @@
 package memory_test
 
 import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/kvkit/kvkit/kv"
@@ -17,4 +23,52 @@ func TestConformance(t *testing.T) {
 	kvtest.Run(t, func(t *testing.T, now func() time.Time) kv.Namespace {
 		return memory.New(memory.Options{Clock: now})
 	})
+}
+
+// Cursors are signed: one this namespace never issued fails instead of
+// resuming at whatever key it names, and a genuine one resumes exactly.
+func TestListCursors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := memory.New(memory.Options{})
+	other := memory.New(memory.Options{})
+	for i := range 30 {
+		require.NoError(t, ns.Put(ctx, fmt.Sprintf("k%02d", i), []byte("v"), kv.PutOptions{}))
+		require.NoError(t, other.Put(ctx, fmt.Sprintf("k%02d", i), []byte("v"), kv.PutOptions{}))
+	}
+	page, err := ns.List(ctx, kv.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	require.False(t, page.Complete)
+	next, err := ns.List(ctx, kv.ListOptions{Limit: 10, Cursor: page.Cursor})
+	require.NoError(t, err)
+	assert.Equal(t, "k10", next.Keys[0].Name, "a genuine cursor resumes after the last key")
+
+	theirs, err := other.List(ctx, kv.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	forged := "m2." + base64.RawURLEncoding.EncodeToString([]byte("k25")) + page.Cursor[strings.LastIndex(page.Cursor, "."):]
+	for name, c := range map[string]string{
+		"made up":                "not-a-cursor",
+		"the old unsigned form":  "m1." + base64.RawURLEncoding.EncodeToString([]byte("k25")),
+		"another key, same MAC":  forged,
+		"truncated":              page.Cursor[:len(page.Cursor)-2],
+		"from another namespace": theirs.Cursor,
+		"bad base64 in the key":  "m2.***." + page.Cursor[strings.LastIndex(page.Cursor, ".")+1:],
+		"no MAC":                 strings.TrimSuffix(page.Cursor, page.Cursor[strings.LastIndex(page.Cursor, "."):]),
+	} {
+		_, err := ns.List(ctx, kv.ListOptions{Limit: 10, Cursor: c})
+		require.ErrorIs(t, err, kv.ErrInvalidCursor, name)
+		var ke *kv.Error
+		require.ErrorAs(t, err, &ke, name)
+		assert.Equal(t, "list", ke.Op)
+	}
+}
+
+func TestListPrefixLimit(t *testing.T) {
+	t.Parallel()
+	ns := memory.New(memory.Options{})
+	_, err := ns.List(context.Background(), kv.ListOptions{Prefix: strings.Repeat("p", kv.MaxKeySize)})
+	require.NoError(t, err, "a 512-byte prefix is fine")
+	_, err = ns.List(context.Background(), kv.ListOptions{Prefix: strings.Repeat("p", kv.MaxKeySize+1)})
+	require.ErrorIs(t, err, kv.ErrInvalidKey)
+	assert.Contains(t, err.Error(), "prefix is 513 bytes, limit is 512")
 }

@@ -109,9 +109,11 @@ type Options struct {
 	// Tick drives the background flusher: every value received flushes the
 	// keys whose last write is at least FlushInterval old as of the value
 	// received (not as of the moment the flush runs, so a test that sends
-	// ticks and moves Clock decides deterministically). Tests send on it
-	// instead of waiting. Default: a time.Ticker every FlushInterval/2,
-	// whose flushes decide by Clock.
+	// ticks and moves Clock decides deterministically). A zero time flushes
+	// nothing: once it is received, the flush before it has ended, which is
+	// how a test waits for a flush. Tests send on it instead of waiting.
+	// Default: a time.Ticker every FlushInterval/2, whose flushes decide by
+	// Clock.
 	Tick <-chan time.Time
 	// Logger receives background flush failures, at most one record per
 	// FlushInterval×10 with a count of the ones left out. Default:

@@ -13,7 +13,9 @@ import (
 )
 
 // run is the flusher: on every tick it writes the keys that are due, as of
-// the tick's time when tickTime (Options.Tick), else as of Clock.
+// the tick's time when tickTime (Options.Tick), else as of Clock. On
+// Options.Tick a zero time flushes nothing: receiving it tells the sender
+// that the flush before it has ended.
 func (c *Counter) run(tick <-chan time.Time, stopTicker func(), tickTime bool) {
 	defer close(c.done)
 	defer stopTicker()
@@ -22,7 +24,10 @@ func (c *Counter) run(tick <-chan time.Time, stopTicker func(), tickTime bool) {
 		case <-c.stop:
 			return
 		case t := <-tick:
-			if !tickTime || t.IsZero() {
+			if tickTime && t.IsZero() {
+				continue // a barrier: the flush before it has ended
+			}
+			if !tickTime {
 				t = c.now()
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/kvkit/kvkit/kv"
 	"github.com/kvkit/kvkit/kv/cloudflare"
+	"github.com/kvkit/kvkit/kv/kvserver"
 	"github.com/kvkit/kvkit/kv/memory"
 )
 
@@ -17,13 +18,13 @@ type Backend struct {
 }
 
 // Defaults for -backend local when the kvkit serve variables are not set:
-// the address `kvkit serve` listens on by default and IDs it accepts (it
-// creates namespaces on first use).
+// what `kvkit serve` started with its defaults listens on and prints (the
+// namespace is the one it creates at start-up).
 const (
-	localBaseURL   = "http://127.0.0.1:8787/client/v4"
-	localToken     = "local"
-	localAccountID = "00000000000000000000000000000001"
-	localNSID      = "00000000000000000000000000000d30"
+	localBaseURL   = kvserver.DefaultBaseURL
+	localToken     = kvserver.DefaultToken
+	localAccountID = kvserver.DefaultAccountID
+	localNSID      = kvserver.DefaultNamespaceID
 )
 
 // OpenBackend opens the backend named kind: "memory" (embedded), "local" (a
