@@ -471,3 +471,46 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// The Store's edge cache TTL goes on the wire as cacheTtl, in the query of a
+// single read and in the body of a bulk read (the e2e tests show the
+// binding acting on it).
+func TestEdgeCacheTTLOnTheWire(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []string
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.URL.Path == "/v1/bulk/get" {
+			var body struct {
+				CacheTTL *int `json:"cacheTtl"`
+			}
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&body))
+			if body.CacheTTL == nil {
+				seen = append(seen, "bulk:none")
+			} else {
+				seen = append(seen, "bulk:"+fmt.Sprint(*body.CacheTTL))
+			}
+			_, _ = w.Write([]byte(`{"entries":[]}`))
+			return
+		}
+		if v, ok := r.URL.Query()["cacheTtl"]; ok {
+			seen = append(seen, "get:"+v[0])
+		} else {
+			seen = append(seen, "get:none")
+		}
+		writeErr(w, 404, worker.CodeKeyNotFound, "no key")
+	})
+	ctx := context.Background()
+	ns := f.ns(worker.Options{})
+	s := kv.Must(kv.New[string](ns, kv.Options{EdgeCacheTTL: 45 * time.Second}))
+	_, _, _ = s.Get(ctx, "k")
+	_, _ = s.GetMany(ctx, []string{"a", "b"})
+	_, _, _ = s.Get(ctx, "k", kv.NoEdgeCache())
+	_, _, _ = s.Get(ctx, "k", kv.EdgeCacheFor(2*time.Hour))
+	plain := kv.Must(kv.New[string](ns, kv.Options{}))
+	_, _, _ = plain.Get(ctx, "k")
+	_, _ = plain.GetMany(ctx, []string{"a"})
+	assert.Equal(t, []string{"get:45", "bulk:45", "get:30", "get:7200", "get:none", "bulk:none"}, seen)
+}
