@@ -38,10 +38,10 @@ const (
 
 // Error is the cause kvkit attaches to a call the Worker refused or that
 // could not reach it: the kv sentinel for its class (nil for a malformed
-// request), the HTTP status (0 for transport errors), the Worker's error
-// code and message (the binding's own message when the binding refused the
-// call), the server's Retry-After and the attempts made. errors.Is matches
-// the sentinel.
+// request), the HTTP status (0 for transport errors and for one key of a
+// bulk write), the Worker's error code and message (the binding's own
+// message when the binding refused the call), the server's Retry-After and
+// the attempts made. errors.Is matches the sentinel.
 type Error struct {
 	Sentinel   error
 	Status     int
@@ -73,6 +73,10 @@ func (e *Error) Error() string {
 	case e.Cause != nil:
 		b.WriteString(e.Cause.Error())
 	default:
+		if e.Code != "" {
+			b.WriteString(e.Code)
+			b.WriteString(": ")
+		}
 		b.WriteString(e.Message)
 	}
 	if e.RetryAfter > 0 {

@@ -779,7 +779,7 @@ func (n *Namespace) bulkWrite(ctx context.Context, op int, path string, body []b
 		keys[i] = f.Key
 	}
 	f := res.Failed[0]
-	first := &Error{Sentinel: sentinelOf(f.Code, 0), Status: http.StatusOK, Code: f.Code, Message: f.Message, Attempts: 1}
+	first := &Error{Sentinel: sentinelOf(f.Code, 0), Code: f.Code, Message: f.Message, Attempts: 1}
 	return &kv.BulkError{Keys: keys, Err: &kv.Error{Op: opNames[op], Key: f.Key, Err: first}}
 }
 
