@@ -58,8 +58,10 @@ func workerMix() []mixOp {
 
 // runMix runs ops through s and checks every read against want (the values
 // the mix has written so far), so both paths are seen to do the same work.
-func runMix(ctx context.Context, s *kv.Store[string], ops []mixOp, want map[string]string) error {
+// It adds the time of each kind of operation to took.
+func runMix(ctx context.Context, s *kv.Store[string], ops []mixOp, want map[string]string, took map[string]time.Duration) error {
 	for _, op := range ops {
+		t0 := time.Now()
 		switch op.kind {
 		case "get":
 			v, found, err := s.Get(ctx, op.keys[0])
@@ -85,6 +87,7 @@ func runMix(ctx context.Context, s *kv.Store[string], ops []mixOp, want map[stri
 			}
 			want[op.keys[0]] = op.val
 		}
+		took[op.kind] += time.Since(t0)
 	}
 	return nil
 }
@@ -135,10 +138,11 @@ func BenchmarkWorkerVsREST(b *testing.B) {
 
 	var restTime, workerTime time.Duration
 	var restAPI, workerAPI int
+	kinds := map[string]map[string]time.Duration{"rest": {}, "worker": {}}
 	run := func(name string, s *kv.Store[string], took *time.Duration, apiHits *int) {
 		before := api.Hits(kvserver.RouteAny)
 		t0 := time.Now()
-		if err := runMix(ctx, s, ops, want[name]); err != nil {
+		if err := runMix(ctx, s, ops, want[name], kinds[name]); err != nil {
 			b.Fatalf("%s: %v", name, err)
 		}
 		*took += time.Since(t0)
@@ -167,6 +171,15 @@ func BenchmarkWorkerVsREST(b *testing.B) {
 	b.ReportMetric(float64(workerAPI)/mixes, "worker-api-req/1000ops")
 	b.ReportMetric(float64(wr.KVOperations)/mixes, "worker-kv-ops/1000ops")
 	b.ReportMetric(float64(wr.Retries+wr.Replays+rr.Retries)/mixes, "retries/1000ops")
+	count := map[string]int{}
+	for _, op := range ops {
+		count[op.kind]++
+	}
+	for _, path := range []string{"rest", "worker"} {
+		for _, kind := range []string{"get", "get-many", "put"} {
+			b.ReportMetric(float64(kinds[path][kind])/mixes/float64(count[kind]), path+"-"+kind+"-ns")
+		}
+	}
 	if workerAPI != 0 {
 		b.Errorf("the worker path made %d Cloudflare API requests", workerAPI)
 	}
