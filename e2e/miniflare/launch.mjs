@@ -4,6 +4,7 @@
 //   - the TypeScript recipes (recipes.js) bound to the same namespace,
 //   - kvkit's Worker again over N more namespaces (namespaces.js), one per
 //     conformance case,
+//   - kvkit's Worker over a binding that fails on demand (faults.js),
 //
 // and a small control server that sets the clock of a namespace's KV
 // simulator (Miniflare's fake timers), so Go tests can move KV's time.
@@ -75,6 +76,17 @@ const mf = new Miniflare({
       bindings: secrets,
       unsafeDirectSockets: socket,
     },
+    {
+      name: "faults",
+      modules: true,
+      modulesRules,
+      modulesRoot: root,
+      scriptPath: path.join(here, "faults.js"),
+      compatibilityDate,
+      kvNamespaces: { KV: "faults" },
+      bindings: secrets,
+      unsafeDirectSockets: socket,
+    },
   ],
 });
 
@@ -125,6 +137,7 @@ try {
     kvkit: (await mf.unsafeGetDirectURL("kvkit")).href.replace(/\/$/, ""),
     recipes: (await mf.unsafeGetDirectURL("recipes")).href.replace(/\/$/, ""),
     conformance: (await mf.unsafeGetDirectURL("conformance")).href.replace(/\/$/, ""),
+    faults: (await mf.unsafeGetDirectURL("faults")).href.replace(/\/$/, ""),
     control: `http://127.0.0.1:${control.address().port}`,
     namespaces: count,
     conformancePrefix: "conformance-",

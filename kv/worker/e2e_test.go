@@ -515,3 +515,57 @@ func TestWranglerTemplate(t *testing.T) {
 	assert.Contains(t, string(out), "env.KV")
 	assert.FileExists(t, filepath.Join(dir, "out", "index.js"))
 }
+
+// What the binding refuses, the Worker maps to the codes kv/worker turns
+// into kvkit's sentinels, with the binding's message kept: a 429 (a second
+// write to a key within a second, which Miniflare does not enforce) is
+// kv.ErrRateLimited and retried after the Retry-After the Worker sends; a
+// failing KV is kv.ErrUnavailable and retried; a Worker deployed without
+// its binding is kv.ErrNotFound. A bulk write that the binding refuses for
+// one key reports that key and writes the others.
+func TestBindingErrors(t *testing.T) {
+	t.Parallel()
+	inst := instance(t)
+	ctx := context.Background()
+
+	var s sleeps
+	limited := inst.Faulty(t, "rate-limited", "*", worker.Options{Sleep: s.sleep, MaxAttempts: 3})
+	err := limited.Put(ctx, "faults/k", []byte("v"), kv.PutOptions{})
+	require.ErrorIs(t, err, kv.ErrRateLimited)
+	assert.Contains(t, err.Error(), "KV PUT failed: 429 Too Many Requests")
+	assert.EqualValues(t, 3, limited.Requests().Put, "retried")
+	waits := s.waits()
+	require.Len(t, waits, 2)
+	assert.GreaterOrEqual(t, waits[0], time.Second, "the Worker's Retry-After is waited out")
+
+	down := inst.Faulty(t, "unavailable", "*", worker.Options{Sleep: (&sleeps{}).sleep, MaxAttempts: 2})
+	_, _, err = down.Get(ctx, "faults/k", kv.GetOptions{})
+	require.ErrorIs(t, err, kv.ErrUnavailable)
+	assert.Contains(t, err.Error(), "KV GET failed: 503")
+	assert.EqualValues(t, 2, down.Requests().Get)
+
+	unbound := inst.Faulty(t, "no-binding", "*", worker.Options{})
+	_, _, err = unbound.Get(ctx, "faults/k", kv.GetOptions{})
+	require.ErrorIs(t, err, kv.ErrNotFound)
+	assert.Contains(t, err.Error(), "no KV namespace is bound as KV")
+	assert.EqualValues(t, 1, unbound.Requests().Get, "not retried")
+
+	one := inst.Faulty(t, "rate-limited", "faults/b", worker.Options{})
+	err = one.PutBulk(ctx, []kv.Pair{{Key: "faults/a", Value: []byte("1")}, {Key: "faults/b", Value: []byte("2")}, {Key: "faults/c", Value: []byte("3")}})
+	var be *kv.BulkError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, []string{"faults/b"}, be.Keys)
+	assert.ErrorIs(t, err, kv.ErrRateLimited)
+	assert.Contains(t, err.Error(), "429 Too Many Requests")
+	got, err := inst.Faulty(t, "none", "*", worker.Options{}).GetBulk(ctx, []string{"faults/a", "faults/b", "faults/c"}, kv.GetOptions{})
+	require.NoError(t, err)
+	assert.Len(t, got, 2)
+	assert.Equal(t, "1", string(got["faults/a"].Value))
+	assert.Equal(t, "3", string(got["faults/c"].Value))
+
+	// Through a Store: the failed key is named without the prefix.
+	store := kv.Must(kv.New[string](one, kv.Options{Prefix: "faults/", Codec: kv.Text}))
+	err = store.PutMany(ctx, []kv.PutEntry[string]{{Key: "a", Value: "x"}, {Key: "b", Value: "y"}})
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, []string{"b"}, be.Keys)
+}

@@ -2,8 +2,9 @@
 // workerd, the Workers runtime, through Miniflare, for tests and
 // benchmarks: the Worker bound to one KV namespace, the TypeScript recipes
 // of the @workkit/kv patterns (e2e/miniflare/recipes.js) as a second Worker
-// bound to the same namespace, and the Worker again over fresh namespaces
-// for the conformance suite.
+// bound to the same namespace, the Worker again over fresh namespaces for
+// the conformance suite, and over a binding that fails on demand
+// (e2e/miniflare/faults.js).
 //
 // It needs Node (20 or later) and the npm packages pinned in e2e/ (npm ci
 // in e2e/, as .ci/run does); without them Start fails the test, it never
@@ -59,6 +60,7 @@ type Instance struct {
 	Secret, SecretNext string
 
 	conformance string
+	faults      string
 	control     string
 	prefix      string
 	namespaces  int
@@ -197,7 +199,7 @@ func Launch(opts Options) (*Instance, error) {
 		return nil, fmt.Errorf("workertest: Miniflare did not start within 2 minutes: %s", stderr.String())
 	}
 	var urls struct {
-		Kvkit, Recipes, Conformance, Control string
+		Kvkit, Recipes, Conformance, Control, Faults string
 		Namespaces                           int
 		ConformancePrefix                    string
 	}
@@ -206,7 +208,7 @@ func Launch(opts Options) (*Instance, error) {
 		return nil, fmt.Errorf("workertest: unexpected launcher output %q: %s", line, stderr.String())
 	}
 	inst.URL, inst.RecipesURL = urls.Kvkit, urls.Recipes
-	inst.conformance, inst.control = urls.Conformance, urls.Control
+	inst.conformance, inst.control, inst.faults = urls.Conformance, urls.Control, urls.Faults
 	inst.namespaces, inst.prefix = urls.Namespaces, urls.ConformancePrefix
 	return inst, nil
 }
@@ -242,6 +244,24 @@ func (i *Instance) Namespace(t testing.TB, opts worker.Options) *worker.Namespac
 		opts.HTTPClient = i.hc
 	}
 	ns, err := worker.New(i.URL, i.Secret, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// Faulty returns a client of kvkit's Worker over a binding that fails every
+// call about key ("*": every call) the way the real binding does:
+// "rate-limited" (KV's 429 for a second write to a key within a second),
+// "unavailable" (a 503), "none" (no failure); or, with "no-binding", a
+// Worker deployed without its KV binding. The namespace behind it is its
+// own, shared by every Faulty client.
+func (i *Instance) Faulty(t testing.TB, kind, key string, opts worker.Options) *worker.Namespace {
+	t.Helper()
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = i.hc
+	}
+	ns, err := worker.New(i.faults+"/fault/"+kind+"/"+url.PathEscape(key), i.Secret, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
