@@ -200,8 +200,8 @@ func Launch(opts Options) (*Instance, error) {
 	}
 	var urls struct {
 		Kvkit, Recipes, Conformance, Control, Faults string
-		Namespaces                           int
-		ConformancePrefix                    string
+		Namespaces                                   int
+		ConformancePrefix                            string
 	}
 	if err := json.Unmarshal([]byte(line), &urls); err != nil || urls.Kvkit == "" {
 		_ = inst.Close()
