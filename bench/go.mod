@@ -7,6 +7,7 @@ replace github.com/kvkit/kvkit => ../
 require (
 	github.com/SporkHubr/echo-http-cache v0.0.0-20200706100054-1d7ae9f38029
 	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/cloudflare/cloudflare-go/v7 v7.9.0
 	github.com/go-chi/httprate v0.16.1
 	github.com/growthbook/growthbook-golang v0.7.0
 	github.com/hashicorp/golang-lru/v2 v2.0.7
@@ -22,6 +23,10 @@ require (
 	github.com/mattn/go-colorable v0.1.15 // indirect
 	github.com/mattn/go-isatty v0.0.22 // indirect
 	github.com/maypok86/otter/v2 v2.4.0 // indirect
+	github.com/tidwall/gjson v1.14.4 // indirect
+	github.com/tidwall/match v1.1.1 // indirect
+	github.com/tidwall/pretty v1.2.1 // indirect
+	github.com/tidwall/sjson v1.2.5 // indirect
 	github.com/tmaxmax/go-sse v0.10.0 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect

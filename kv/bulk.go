@@ -18,6 +18,9 @@ import (
 // map, never a partial one.
 func (s *Store[T]) GetMany(ctx context.Context, keys []string, opts ...ReadOption) (map[string]T, error) {
 	rc := s.readConfig(opts)
+	if err := rc.validate(); err != nil {
+		return nil, &Error{Op: "get-many", Err: err}
+	}
 	for _, k := range keys {
 		if err := validatePrefixed(s.prefix, k); err != nil {
 			return nil, &Error{Op: "get-many", Key: s.prefix + k, Err: err}
@@ -73,7 +76,7 @@ func (s *Store[T]) GetMany(ctx context.Context, keys []string, opts ...ReadOptio
 				for i, k := range chunk {
 					full[i] = s.prefix + k
 				}
-				items, err := s.bulk.GetBulk(gctx, full, GetOptions{})
+				items, err := s.bulk.GetBulk(gctx, full, GetOptions{EdgeCacheTTL: rc.edgeTTL})
 				if err != nil {
 					return wrap("get-many", "", err)
 				}
@@ -93,7 +96,7 @@ func (s *Store[T]) GetMany(ctx context.Context, keys []string, opts ...ReadOptio
 				if s.cache != nil {
 					gen = s.stripe(k).gen.Load()
 				}
-				it, found, err := s.ns.Get(gctx, s.prefix+k, GetOptions{})
+				it, found, err := s.ns.Get(gctx, s.prefix+k, GetOptions{EdgeCacheTTL: rc.edgeTTL})
 				if err != nil {
 					return wrap("get-many", s.prefix+k, err)
 				}

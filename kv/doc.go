@@ -5,13 +5,14 @@
 //   - [Namespace] is the byte-level binding every backend implements (get
 //     with metadata, put with TTL / expiration / metadata, delete, one list
 //     page), with the optional [BulkNamespace] and [StreamNamespace]. The
-//     backends are kv/memory (embedded, faithful to KV's limits) and
-//     kv/cloudflare (the REST API).
+//     backends are kv/memory (embedded, faithful to KV's limits),
+//     kv/cloudflare (the REST API) and kv/worker (a Worker's binding, with
+//     its edge cache).
 //   - [Store] is the typed client over a Namespace: values of one Go type
 //     encoded by a [Codec] (JSON by default, [Text] byte-identical to a
 //     Worker's text serializer, [Bytes]), a key prefix, a default TTL, a
-//     bounded in-process read cache, bulk reads and writes, and listing as
-//     an auto-paginating iterator.
+//     bounded in-process read cache, the edge cache TTL of binding reads,
+//     bulk reads and writes, and listing as an auto-paginating iterator.
 //
 // Quick start:
 //

@@ -19,6 +19,7 @@ const (
 	MaxBulkGet      = 100              // most keys in one bulk read
 	MaxBulkWrite    = 10000            // most pairs in one bulk write or delete
 	MaxExpiration   = 2147483647       // latest absolute expiration, Unix seconds
+	MinEdgeCacheTTL = 30 * time.Second // shortest cacheTtl a binding read accepts
 )
 
 // ValidateKey reports whether key is a valid Workers KV key: non-empty, not
@@ -117,6 +118,19 @@ func ValidateTTL(ttl time.Duration) error {
 		return newDetail(ErrInvalidTTL, "TTL "+ttl.String()+" is not whole seconds")
 	case ttl < MinTTL:
 		return newDetail(ErrInvalidTTL, "TTL "+ttl.String()+" must be at least 60s")
+	}
+	return nil
+}
+
+// ValidateEdgeCacheTTL reports whether ttl is a valid edge cache TTL (a
+// binding read's cacheTtl): whole seconds and at least MinEdgeCacheTTL. The
+// error wraps ErrInvalidTTL. Zero means "none" and is not passed here.
+func ValidateEdgeCacheTTL(ttl time.Duration) error {
+	switch {
+	case ttl%time.Second != 0:
+		return newDetail(ErrInvalidTTL, "edge cache TTL "+ttl.String()+" is not whole seconds")
+	case ttl < MinEdgeCacheTTL:
+		return newDetail(ErrInvalidTTL, "edge cache TTL "+ttl.String()+" must be at least 30s")
 	}
 	return nil
 }

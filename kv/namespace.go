@@ -62,6 +62,14 @@ type StreamNamespace interface {
 type GetOptions struct {
 	// WithMetadata asks for the key's metadata as well as its value.
 	WithMetadata bool
+	// EdgeCacheTTL is the binding's cacheTtl: how long Cloudflare's edge
+	// may serve this read from its cache before asking KV's central store
+	// again. Whole seconds, at least MinEdgeCacheTTL; 0 sends none (KV's
+	// default, 60 s). Only a backend that reads through a Worker's binding
+	// has an edge cache (kv/worker); the others (kv/memory, kv/cloudflare:
+	// the REST API has no cacheTtl) ignore it. It is unrelated to
+	// Options.CacheTTL, the Store's in-process read cache.
+	EdgeCacheTTL time.Duration
 }
 
 // PutOptions tunes a write. When both TTL and Expiration are set, the TTL wins

@@ -24,12 +24,24 @@ type Options struct {
 	// an expiration. Whole seconds, at least MinTTL. Optional. Default: none
 	// (values never expire).
 	DefaultTTL time.Duration
-	// CacheTTL turns on the read cache: values (and misses) read through
-	// this Store are kept in process for CacheTTL, never past the key's own
-	// expiration. It is the Go analogue of a Worker's cacheTtl. Puts and
-	// deletes through the same Store invalidate it at once; other processes'
-	// writes are seen after at most CacheTTL. Optional. Default: 0 (off).
+	// CacheTTL turns on the in-process read cache: values (and misses)
+	// read through this Store are kept in this process's memory for
+	// CacheTTL, never past the key's own expiration. Puts and deletes
+	// through the same Store invalidate it at once; other processes' writes
+	// are seen after at most CacheTTL. Per call: NoCache, CacheFor.
+	// Optional. Default: 0 (off). Not to be confused with EdgeCacheTTL.
 	CacheTTL time.Duration
+	// EdgeCacheTTL is the cacheTtl of every read this Store makes (the
+	// TypeScript client's defaultCacheTtl): how long Cloudflare's edge may
+	// serve a read from its own cache, in the data center that made it,
+	// before asking KV's central store again. Whole seconds, at least
+	// MinEdgeCacheTTL (30 s). Only backends that read through a Worker's
+	// binding (kv/worker) have an edge cache; kv/memory and kv/cloudflare
+	// (the REST API has no cacheTtl) ignore it. Per call: NoEdgeCache,
+	// EdgeCacheFor. It is independent of CacheTTL: a read missing the
+	// in-process cache goes to the backend with this edge cache TTL.
+	// Optional. Default: 0 (none sent: KV's default, 60 s).
+	EdgeCacheTTL time.Duration
 	// CacheSize bounds the read cache's entries. Optional. Default: 10,000.
 	CacheSize int
 	// Codec encodes values. Optional. Default: JSON.
@@ -56,6 +68,7 @@ type Store[T any] struct {
 	now    func() time.Time
 
 	cacheTTL time.Duration
+	edgeTTL  time.Duration
 	cache    *lcache.Cache[string, *cached[T]] // nil when off
 	// gens guards the cache against a read that started before a write and
 	// finished after it: a read stores its result only if its stripe's
@@ -93,6 +106,11 @@ func New[T any](ns Namespace, opts Options) (*Store[T], error) {
 	if opts.CacheTTL < 0 || opts.CacheSize < 0 || opts.Concurrency < 0 {
 		return nil, &Error{Op: "new", Err: newDetail(ErrInvalidOptions, "negative CacheTTL, CacheSize or Concurrency")}
 	}
+	if opts.EdgeCacheTTL != 0 {
+		if err := ValidateEdgeCacheTTL(opts.EdgeCacheTTL); err != nil {
+			return nil, &Error{Op: "new", Err: errors.Join(ErrInvalidOptions, err)}
+		}
+	}
 	s := &Store[T]{
 		ns:       ns,
 		prefix:   opts.Prefix,
@@ -101,6 +119,7 @@ func New[T any](ns Namespace, opts Options) (*Store[T], error) {
 		par:      opts.Concurrency,
 		now:      opts.Clock,
 		cacheTTL: opts.CacheTTL,
+		edgeTTL:  opts.EdgeCacheTTL,
 		seed:     maphash.MakeSeed(),
 	}
 	s.bulk, _ = ns.(BulkNamespace)
@@ -148,27 +167,57 @@ type readConfig struct {
 	noCache  bool
 	cacheTTL time.Duration
 	set      bool
+	edgeTTL  time.Duration // sent to the backend as GetOptions.EdgeCacheTTL
 }
 
-// NoCache makes a read skip the read cache and go to the namespace; the value
-// it reads still refreshes the cache.
+// NoCache makes a read skip the in-process read cache (Options.CacheTTL)
+// and go to the namespace; the value it reads still refreshes the cache.
+// The edge cache is another matter: see NoEdgeCache.
 func NoCache() ReadOption { return noCache }
 
 func noCache(c *readConfig) { c.noCache = true }
 
-// CacheFor overrides the Store's CacheTTL for one read: a hit must be at most
+// CacheFor overrides the Store's in-process CacheTTL for one read (the edge
+// cache's is EdgeCacheFor): a hit must be at most
 // as old as the Store's setting, and a value read from the namespace is kept
 // for ttl (0 = not kept).
 func CacheFor(ttl time.Duration) ReadOption {
 	return func(c *readConfig) { c.cacheTTL, c.set = ttl, true }
 }
 
+// NoEdgeCache makes a read as fresh as Workers KV allows: it asks the edge
+// cache for its shortest TTL, MinEdgeCacheTTL (30 s), whatever the Store's
+// EdgeCacheTTL (KV has no way to skip its edge cache entirely). It does not
+// touch the in-process read cache: add NoCache for that. Backends without
+// an edge cache ignore it.
+func NoEdgeCache() ReadOption { return noEdgeCache }
+
+func noEdgeCache(c *readConfig) { c.edgeTTL = MinEdgeCacheTTL }
+
+// EdgeCacheFor overrides the Store's EdgeCacheTTL for one read: the edge may
+// serve it from its cache for up to ttl (whole seconds, at least
+// MinEdgeCacheTTL; anything else fails the read with ErrInvalidTTL before
+// any request). It does not touch the in-process read cache (see CacheFor).
+// Backends without an edge cache ignore it.
+func EdgeCacheFor(ttl time.Duration) ReadOption {
+	return func(c *readConfig) { c.edgeTTL = ttl }
+}
+
 func (s *Store[T]) readConfig(opts []ReadOption) readConfig {
-	c := readConfig{cacheTTL: s.cacheTTL}
+	c := readConfig{cacheTTL: s.cacheTTL, edgeTTL: s.edgeTTL}
 	for _, o := range opts {
 		o(&c)
 	}
 	return c
+}
+
+// validate checks what the read options set: an EdgeCacheFor outside KV's
+// rules fails the read before any request.
+func (c *readConfig) validate() error {
+	if c.edgeTTL != 0 {
+		return ValidateEdgeCacheTTL(c.edgeTTL)
+	}
+	return nil
 }
 
 // stripe is one generation counter of the read cache. gen moves on every
@@ -278,8 +327,11 @@ func (s *Store[T]) get(ctx context.Context, op, key string, withMeta bool, opts 
 	var rc readConfig
 	if len(opts) > 0 {
 		rc = s.readConfig(opts)
+		if err := rc.validate(); err != nil {
+			return cached[T]{}, &Error{Op: op, Key: s.prefix + key, Err: err}
+		}
 	} else {
-		rc.cacheTTL = s.cacheTTL
+		rc.cacheTTL, rc.edgeTTL = s.cacheTTL, s.edgeTTL
 	}
 	if s.cache != nil && !rc.noCache {
 		if c, ok := s.cache.Get(key); ok && (c.hasMeta || !withMeta || !c.found) {
@@ -291,7 +343,7 @@ func (s *Store[T]) get(ctx context.Context, op, key string, withMeta bool, opts 
 		gen = s.stripe(key).gen.Load()
 	}
 	full := s.prefix + key
-	it, found, err := s.ns.Get(ctx, full, GetOptions{WithMetadata: withMeta})
+	it, found, err := s.ns.Get(ctx, full, GetOptions{WithMetadata: withMeta, EdgeCacheTTL: rc.edgeTTL})
 	if err != nil {
 		return cached[T]{}, wrap(op, full, err)
 	}

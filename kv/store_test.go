@@ -657,3 +657,103 @@ func TestRawAccess(t *testing.T) {
 }
 
 func bytesReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// edgeRecorder records the GetOptions.EdgeCacheTTL of every read.
+type edgeRecorder struct {
+	kv.BulkNamespace
+	mu   sync.Mutex
+	seen []time.Duration
+}
+
+func (r *edgeRecorder) record(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = append(r.seen, d)
+}
+
+func (r *edgeRecorder) take() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.seen
+	r.seen = nil
+	return out
+}
+
+func (r *edgeRecorder) Get(ctx context.Context, key string, o kv.GetOptions) (kv.Entry[[]byte], bool, error) {
+	r.record(o.EdgeCacheTTL)
+	return r.BulkNamespace.Get(ctx, key, o)
+}
+
+func (r *edgeRecorder) GetBulk(ctx context.Context, keys []string, o kv.GetOptions) (map[string]kv.Entry[[]byte], error) {
+	r.record(o.EdgeCacheTTL)
+	return r.BulkNamespace.GetBulk(ctx, keys, o)
+}
+
+func TestEdgeCacheTTL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	mem := memory.New(memory.Options{})
+	for name, d := range map[string]time.Duration{"under 30s": 29 * time.Second, "fractional": 30500 * time.Millisecond, "negative": -time.Minute} {
+		_, err := kv.New[string](mem, kv.Options{EdgeCacheTTL: d})
+		assert.ErrorIs(t, err, kv.ErrInvalidOptions, name)
+		assert.ErrorIs(t, err, kv.ErrInvalidTTL, name)
+	}
+
+	rec := &edgeRecorder{BulkNamespace: mem}
+	s := kv.Must(kv.New[string](rec, kv.Options{EdgeCacheTTL: 45 * time.Second}))
+	require.NoError(t, s.Put(ctx, "k", "v"))
+
+	// The Store's setting goes with every read, single or bulk.
+	v, found, err := s.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, "v", v, "a backend without an edge cache ignores it")
+	_, _, _ = s.GetWithMetadata(ctx, "k", nil)
+	_, _ = s.Has(ctx, "k")
+	_, _, _ = s.GetEntry(ctx, "k")
+	got, err := s.GetMany(ctx, []string{"k", "absent"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"k": "v"}, got)
+	assert.Equal(t, []time.Duration{45 * time.Second, 45 * time.Second, 45 * time.Second, 45 * time.Second, 45 * time.Second}, rec.take())
+
+	// Per call: this TTL, or the shortest KV allows.
+	_, _, _ = s.Get(ctx, "k", kv.EdgeCacheFor(10*time.Minute))
+	_, _, _ = s.Get(ctx, "k", kv.NoEdgeCache())
+	_, _ = s.GetMany(ctx, []string{"k"}, kv.NoEdgeCache())
+	assert.Equal(t, []time.Duration{10 * time.Minute, kv.MinEdgeCacheTTL, kv.MinEdgeCacheTTL}, rec.take())
+
+	// A bad per-call TTL fails before any request.
+	_, _, err = s.Get(ctx, "k", kv.EdgeCacheFor(10*time.Second))
+	assert.ErrorIs(t, err, kv.ErrInvalidTTL)
+	_, err = s.GetMany(ctx, []string{"k"}, kv.EdgeCacheFor(time.Minute+time.Millisecond))
+	assert.ErrorIs(t, err, kv.ErrInvalidTTL)
+	assert.Empty(t, rec.take())
+
+	// Without bulk endpoints, each single read carries it.
+	plain := kv.Must(kv.New[string](&edgeRecorder{BulkNamespace: mem}, kv.Options{}))
+	_, _, _ = plain.Get(ctx, "k")
+	assert.Equal(t, []time.Duration{0}, plain.Namespace().(*edgeRecorder).take(), "no EdgeCacheTTL: none sent")
+	noBulk := &edgeRecorder{BulkNamespace: mem}
+	ps := kv.Must(kv.New[string](plainNS{noBulk}, kv.Options{EdgeCacheTTL: time.Minute}))
+	_, err = ps.GetMany(ctx, []string{"k", "j"})
+	require.NoError(t, err)
+	assert.Equal(t, []time.Duration{time.Minute, time.Minute}, noBulk.take())
+}
+
+// The in-process read cache and the edge cache are separate: NoEdgeCache
+// does not skip the in-process cache, NoCache does not change the edge TTL.
+func TestEdgeCacheAndReadCacheAreSeparate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rec := &edgeRecorder{BulkNamespace: memory.New(memory.Options{})}
+	s := kv.Must(kv.New[string](rec, kv.Options{CacheTTL: time.Minute, EdgeCacheTTL: 2 * time.Minute}))
+	require.NoError(t, s.Put(ctx, "k", "v"))
+	_, _, _ = s.Get(ctx, "k")
+	assert.Equal(t, []time.Duration{2 * time.Minute}, rec.take())
+	_, _, _ = s.Get(ctx, "k", kv.NoEdgeCache())
+	assert.Empty(t, rec.take(), "an in-process hit makes no read, whatever the edge option")
+	_, _, _ = s.Get(ctx, "k", kv.NoCache())
+	assert.Equal(t, []time.Duration{2 * time.Minute}, rec.take(), "NoCache reads with the Store's edge TTL")
+	_, _, _ = s.Get(ctx, "k", kv.NoCache(), kv.NoEdgeCache())
+	assert.Equal(t, []time.Duration{kv.MinEdgeCacheTTL}, rec.take())
+}

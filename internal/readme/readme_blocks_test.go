@@ -14,6 +14,7 @@ import (
 	kvserver "github.com/kvkit/kvkit/kv/kvserver"
 	kvtest "github.com/kvkit/kvkit/kv/kvtest"
 	memory "github.com/kvkit/kvkit/kv/memory"
+	worker "github.com/kvkit/kvkit/kv/worker"
 	kvecho "github.com/kvkit/kvkit/middleware/echo"
 	httpkey "github.com/kvkit/kvkit/middleware/httpkey"
 	nethttp "github.com/kvkit/kvkit/middleware/nethttp"
@@ -35,19 +36,19 @@ import (
 	time "time"
 )
 
-// README.md:66 (A tour)
+// README.md:68 (A tour)
 type User struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Role string `json:"role"`
 }
 
-// README.md:255 (The typed client: `kv`)
+// README.md:296 (The typed client: `kv`)
 type Meta struct {
 	Owner string `json:"owner"`
 }
 
-// README.md:412 (The typed client: `kv`)
+// README.md:453 (The typed client: `kv`)
 func TestConformance(t *testing.T) {
 	kvtest.Run(t, func(t *testing.T, now func() time.Time) kv.Namespace {
 		return memory.New(memory.Options{Clock: now})
@@ -57,7 +58,7 @@ func TestConformance(t *testing.T) {
 // section1 is the section "A tour".
 func section1() error {
 
-	// README.md:66
+	// README.md:68
 
 	ns := memory.New(memory.Options{}) // or cloudflare.FromEnv(cloudflare.Options{})
 
@@ -87,7 +88,7 @@ func section1() error {
 	app := nethttp.Session(sessions)(nethttp.Flags(fl, userID)(mux))
 	log.Fatal(http.ListenAndServe(":8080", app))
 
-	// README.md:105
+	// README.md:107
 
 	e := echo.New()
 	e.Use(kvecho.Session(sessions))
@@ -121,7 +122,7 @@ func section1() error {
 // section2 is the section "The typed client: `kv`".
 func section2() error {
 
-	// README.md:166
+	// README.md:184
 
 	// User is the tour's: type User struct{ ID, Name, Role string } with JSON tags.
 	users, err := kv.New[User](memory.New(memory.Options{}), kv.Options{Prefix: "user:"})
@@ -137,22 +138,34 @@ func section2() error {
 	}
 	fmt.Println(found, u.Name) // true Ada
 
-	// README.md:193
+	// README.md:211
 
 	ns := memory.New(memory.Options{}) // or the Cloudflare backend
 	carts, err := kv.New[map[string]int](ns, kv.Options{
-		Prefix:      "cart:",          // prepended to every key, stripped when listing
-		DefaultTTL:  24 * time.Hour,   // writes expire after a day unless told otherwise
-		CacheTTL:    30 * time.Second, // read cache: the Go analogue of cacheTtl
-		CacheSize:   10_000,           // read cache entries
-		Codec:       kv.JSON,          // or kv.Text, kv.Bytes, or your own kv.Codec
-		Concurrency: 8,                // parallel calls for GetMany & co. without bulk endpoints
+		Prefix:       "cart:",          // prepended to every key, stripped when listing
+		DefaultTTL:   24 * time.Hour,   // writes expire after a day unless told otherwise
+		CacheTTL:     30 * time.Second, // in-process read cache, in this process's memory
+		CacheSize:    10_000,           // read cache entries
+		EdgeCacheTTL: time.Minute,      // cacheTtl of reads through a Worker's binding (kv/worker)
+		Codec:        kv.JSON,          // or kv.Text, kv.Bytes, or your own kv.Codec
+		Concurrency:  8,                // parallel calls for GetMany & co. without bulk endpoints
 	})
 	if err != nil {
 		log.Fatal(err) // wraps kv.ErrInvalidOptions
 	}
 
-	// README.md:236
+	// README.md:264
+
+	banners := kv.Must(kv.New[string](ns, kv.Options{CacheTTL: 5 * time.Second, EdgeCacheTTL: time.Minute}))
+	banner, found, err := banners.Get(ctx, "banner")                                // memory, else the edge (1 min)
+	banner, found, err = banners.Get(ctx, "banner", kv.NoCache(), kv.NoEdgeCache()) // as fresh as KV allows
+	banner, found, err = banners.Get(ctx, "config", kv.EdgeCacheFor(time.Hour))     // rarely changes
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(banner, found)
+
+	// README.md:277
 
 	s := kv.Must(kv.New[string](ns, kv.Options{DefaultTTL: time.Hour}))
 
@@ -165,7 +178,7 @@ func section2() error {
 	err = s.Put(ctx, "f", "too short", kv.WithTTL(10*time.Second))
 	fmt.Println(errors.Is(err, kv.ErrInvalidTTL)) // true, and no request was made
 
-	// README.md:255
+	// README.md:296
 
 	_ = s.Put(ctx, "doc", "body", kv.WithMetadata(Meta{Owner: "ada"}))
 
@@ -176,7 +189,7 @@ func section2() error {
 	}
 	fmt.Println(v, found, meta.Owner) // body true ada
 
-	// README.md:271
+	// README.md:312
 
 	_ = s.Delete(ctx, "doc")
 	_ = s.Delete(ctx, "never-existed") // not an error
@@ -186,7 +199,7 @@ func section2() error {
 	}
 	fmt.Println(has) // false
 
-	// README.md:286
+	// README.md:327
 
 	scores := kv.Must(kv.New[int](ns, kv.Options{Prefix: "score:", DefaultTTL: time.Hour}))
 	err = scores.PutMany(ctx, []kv.PutEntry[int]{
@@ -207,7 +220,7 @@ func section2() error {
 		log.Fatal(err)
 	}
 
-	// README.md:316
+	// README.md:357
 
 	// Pages are fetched lazily; names come without the Store's prefix.
 	for key, err := range users.Keys(ctx, kv.ListOptions{Prefix: "4"}) { // user:4*
@@ -222,14 +235,14 @@ func section2() error {
 	}
 	fmt.Println(len(all))
 
-	// README.md:335
+	// README.md:376
 
 	page, _ := users.ListPage(ctx, kv.ListOptions{Limit: 2})
 	for !page.Complete {
 		page, _ = users.ListPage(ctx, kv.ListOptions{Limit: 2, Cursor: page.Cursor})
 	}
 
-	// README.md:344
+	// README.md:385
 
 	fmt.Println(kv.ValidateKey("user:42"))                                   // <nil>
 	fmt.Println(errors.Is(kv.ValidateKey(".."), kv.ErrInvalidKey))           // true
@@ -237,7 +250,7 @@ func section2() error {
 	k, ok := kv.StripPrefix("user:", full)                                   // "42", true
 	fmt.Println(errors.Is(kv.ValidateTTL(30*time.Second), kv.ErrInvalidTTL)) // true
 
-	// README.md:359
+	// README.md:400
 
 	p := kv.Must(kv.New[string](ns, kv.Options{Prefix: "p:"}))
 	err = p.Put(ctx, "k", "v", kv.WithTTL(time.Second))
@@ -249,7 +262,7 @@ func section2() error {
 	fmt.Println(errors.Is(err, kv.ErrInvalidTTL)) // true
 	fmt.Println(err)                              // kv: put "p:k": invalid TTL: TTL 1s must be at least 60s
 
-	// README.md:379
+	// README.md:420
 
 	// Raw access: the byte-level binding, full keys, no codec.
 	entry, found, err := users.Namespace().Get(ctx, "user:42", kv.GetOptions{WithMetadata: true})
@@ -278,6 +291,8 @@ func section2() error {
 	}
 
 	_ = all
+	_ = banner
+	_ = banners
 	_ = be
 	_ = blobs
 	_ = carts
@@ -306,7 +321,7 @@ func section2() error {
 // section3 is the section "Caching".
 func section3() error {
 
-	// README.md:446
+	// README.md:487
 
 	ns := memory.New(memory.Options{}) // or a Cloudflare namespace
 	users, err := cache.New[User](ns, cache.Options{
@@ -333,7 +348,7 @@ func section3() error {
 	u, _ := users.Get(ctx, "42", loadUser)
 	u, _ = users.Get(ctx, "42", loadUser) // from memory: no load, no KV call
 
-	// README.md:514
+	// README.md:555
 
 	rc, err := cache.NewResponseCache(ns, cache.ResponseOptions{
 		TTL:                  time.Minute, // when the response has no max-age / s-maxage
@@ -353,7 +368,7 @@ func section3() error {
 	})
 	srv := nethttp.Cache(rc)(mux) // http.ListenAndServe(":8080", srv)
 
-	// README.md:541
+	// README.md:582
 
 	e := echo.New()
 	e.Use(kvecho.CacheWithConfig(kvecho.CacheConfig{
@@ -364,7 +379,7 @@ func section3() error {
 		return c.JSON(http.StatusOK, map[string]string{"id": c.Param("id")})
 	})
 
-	// README.md:597
+	// README.md:638
 
 	rc.PurgeURL(ctx, "/products?page=1") // the URL and all its Vary variants
 	rc.PurgeTag(ctx, "products")         // every response tagged "products"
@@ -384,7 +399,7 @@ func section3() error {
 // section4 is the section "Sessions".
 func section4() error {
 
-	// README.md:664
+	// README.md:705
 
 	cached := session.Must(session.New[User](ns, session.Options{CacheTTL: 5 * time.Second}))
 
@@ -395,7 +410,7 @@ func section4() error {
 		_, _, _ = cached.Open(cookie.Value).Get(ctx) // 100 page views: 0 KV reads
 	}
 
-	// README.md:686
+	// README.md:727
 
 	// User is the tour's {ID, Name, Role}: stored as JSON in the session record.
 	sessions := session.Must(session.New[User](ns, session.Options{})) // ns: memory or Cloudflare
@@ -431,7 +446,7 @@ func section4() error {
 	})
 	log.Fatal(http.ListenAndServe(":8080", nethttp.Session(sessions)(mux)))
 
-	// README.md:724
+	// README.md:765
 
 	// The same sessions Manager as above.
 	e := echo.New()
@@ -471,7 +486,7 @@ func section4() error {
 // section5 is the section "Feature flags".
 func section5() error {
 
-	// README.md:924
+	// README.md:965
 
 	fl, err := flags.New(ns, flags.Options{}) // ns: any kv.Namespace
 	if err != nil {
@@ -488,7 +503,7 @@ func section5() error {
 	fmt.Printf("%.4f\n", flags.Bucket("new-ui", "12345")) // 6.7339, as in TypeScript
 	fmt.Println(fl.IsEnabled(ctx, "missing", "12345"))    // false
 
-	// README.md:952
+	// README.md:993
 
 	userID := func(r *http.Request) string { return r.Header.Get("X-User-ID") }
 
@@ -505,7 +520,7 @@ func section5() error {
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "beta page") })))
 	handler := nethttp.Flags(fl, userID)(mux)
 
-	// README.md:971
+	// README.md:1012
 
 	e := echo.New()
 	e.Use(kvecho.Flags(fl, func(c echo.Context) string { return c.Request().Header.Get("X-User-ID") }))
@@ -520,7 +535,7 @@ func section5() error {
 		return c.String(http.StatusOK, "beta page\n")
 	}, kvecho.FlagGate("new-ui"))
 
-	// README.md:1004
+	// README.md:1045
 
 	p, err := kvopenfeature.New(fl)
 	if err != nil {
@@ -553,7 +568,7 @@ func section5() error {
 // section6 is the section "Counters and rate limits".
 func section6() error {
 
-	// README.md:1077
+	// README.md:1118
 
 	c, err := counter.New(ns, counter.Options{}) // coalesced, keys "count:<name>", 1 s flushes
 	if err != nil {
@@ -565,7 +580,7 @@ func section6() error {
 	n, err = c.Get(ctx, "visits")
 	err = c.Reset(ctx, "visits") // deletes the key: a missing counter reads 0
 
-	// README.md:1112
+	// README.md:1153
 
 	shards, err := counter.New(ns, counter.Options{Mode: counter.Sharded, Instance: "web-1"})
 	if err != nil {
@@ -573,7 +588,7 @@ func section6() error {
 	}
 	defer shards.Close(ctx)
 
-	// README.md:1143
+	// README.md:1184
 
 	lim, err := counter.NewLimiter(ns, 100, time.Minute, counter.LimiterOptions{})
 	if err != nil {
@@ -586,14 +601,14 @@ func section6() error {
 	}
 	fmt.Println(res.Allowed, res.Remaining) // true 99
 
-	// README.md:1187
+	// README.md:1228
 
 	strict, err := counter.NewLimiter(ns, 5, time.Minute, counter.LimiterOptions{
 		ReadOnRequest: true,                   // exact across processes as of their last sync
 		KVTimeout:     100 * time.Millisecond, // default 250 ms
 	})
 
-	// README.md:1222
+	// README.md:1263
 
 	sessions := session.Must(session.New[User](ns, session.Options{}))
 	userID := sessions.UserID(func(u User) string { return u.ID }) // "" without a session
@@ -605,7 +620,7 @@ func section6() error {
 		return "user:" + id, nil
 	})
 
-	// README.md:1236
+	// README.md:1277
 
 	mux := http.NewServeMux()
 	// Behind Cloudflare: CF-Connecting-IP is believed only from Cloudflare's
@@ -616,7 +631,7 @@ func section6() error {
 		Headers: counter.Headers{IETF: true}, // also RateLimit and RateLimit-Policy
 	})(mux)
 
-	// README.md:1255
+	// README.md:1296
 
 	e := echo.New()
 	e.Use(kvecho.RateLimit(lim, httpkey.ByIP(httpkey.IPConfig{})))
@@ -648,7 +663,7 @@ func section6() error {
 // section7 is the section "Using Cloudflare".
 func section7() error {
 
-	// README.md:1300
+	// README.md:1341
 
 	ns, err := cloudflare.FromEnv(cloudflare.Options{
 		MaxAttempts:   4,                // at most 4 requests per call
@@ -668,7 +683,7 @@ func section7() error {
 	}
 	fmt.Println(ns.Requests().Total(), "requests so far")
 
-	// README.md:1325
+	// README.md:1366
 
 	client := cfkv.NewKVService(option.WithAPIToken("your-token"))
 	ns, err = cloudflare.New(client, "your-32-hex-account-id", "your-32-hex-namespace-id", cloudflare.Options{})
@@ -684,10 +699,33 @@ func section7() error {
 	return nil
 }
 
-// section8 is the section "Developing offline with `kvkit serve`".
+// section8 is the section "Through a Worker: `kv/worker`".
 func section8() error {
 
-	// README.md:1564
+	// README.md:1453
+
+	ns, err := worker.FromEnv(worker.Options{}) // KVKIT_WORKER_URL, KVKIT_WORKER_SECRET
+	if err != nil {
+		log.Fatal(err)
+	}
+	users, err := kv.New[User](ns, kv.Options{Prefix: "user:", EdgeCacheTTL: time.Minute})
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, found, err := users.Get(ctx, "42") // one request to the Worker; the edge may answer it for a minute
+	fmt.Println(ns.Requests().Total(), "requests to the Worker,", ns.Requests().KVOperations, "KV operations")
+
+	_ = found
+	_ = ns
+	_ = u
+	_ = users
+	return nil
+}
+
+// section9 is the section "Developing offline with `kvkit serve`".
+func section9() error {
+
+	// README.md:1683
 
 	srv, err := kvserver.New(kvserver.Options{Token: "secret"})
 	if err != nil {

@@ -75,6 +75,7 @@ func Run(t *testing.T, newNS Factory) {
 		{"Concurrent", testConcurrent},
 		{"Bulk", testBulk},
 		{"Stream", testStream},
+		{"EdgeCacheTTL", testEdgeCacheTTL},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -672,6 +673,29 @@ func testStream(t *testing.T, e env) {
 	over := io.LimitReader(zeros{}, kv.MaxValueSize+1)
 	requireKVError(t, s.PutStream(e.ctx, "over", over, kv.PutOptions{}), kv.ErrValueTooLarge, "put", "over")
 	mustMissing(t, e, "over")
+}
+
+// testEdgeCacheTTL: a read with GetOptions.EdgeCacheTTL answers as one
+// without. Backends that read through a Worker's binding pass it on as
+// cacheTtl; the others ignore it.
+func testEdgeCacheTTL(t *testing.T, e env) {
+	put(t, e, "k", "v", kv.PutOptions{Metadata: json.RawMessage(`{"m":1}`)})
+	for _, d := range []time.Duration{kv.MinEdgeCacheTTL, time.Hour} {
+		it, found, err := e.ns.Get(e.ctx, "k", kv.GetOptions{WithMetadata: true, EdgeCacheTTL: d})
+		require.NoError(t, err, "edge cache TTL %v", d)
+		require.True(t, found)
+		assert.Equal(t, "v", string(it.Value))
+		assert.JSONEq(t, `{"m":1}`, string(it.Metadata))
+		_, found, err = e.ns.Get(e.ctx, "missing", kv.GetOptions{EdgeCacheTTL: d})
+		require.NoError(t, err)
+		assert.False(t, found)
+		if b, ok := e.ns.(kv.BulkNamespace); ok {
+			got, err := b.GetBulk(e.ctx, []string{"k", "missing"}, kv.GetOptions{EdgeCacheTTL: d})
+			require.NoError(t, err)
+			assert.Len(t, got, 1)
+			assert.Equal(t, "v", string(got["k"].Value))
+		}
+	}
 }
 
 type zeros struct{}

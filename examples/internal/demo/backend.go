@@ -8,6 +8,7 @@ import (
 	"github.com/kvkit/kvkit/kv/cloudflare"
 	"github.com/kvkit/kvkit/kv/kvserver"
 	"github.com/kvkit/kvkit/kv/memory"
+	"github.com/kvkit/kvkit/kv/worker"
 )
 
 // Backend is the namespace a demo runs on.
@@ -29,8 +30,9 @@ const (
 
 // OpenBackend opens the backend named kind: "memory" (embedded), "local" (a
 // kvkit serve server, from the variables it prints, with its defaults when
-// unset) or "cloudflare" (the real API, from CLOUDFLARE_API_TOKEN,
-// CLOUDFLARE_ACCOUNT_ID and KVKIT_NAMESPACE_ID).
+// unset), "cloudflare" (the real API, from CLOUDFLARE_API_TOKEN,
+// CLOUDFLARE_ACCOUNT_ID and KVKIT_NAMESPACE_ID) or "worker" (kvkit's Worker,
+// from KVKIT_WORKER_URL and KVKIT_WORKER_SECRET).
 func OpenBackend(kind string) (Backend, error) {
 	return openBackend(kind, os.Getenv)
 }
@@ -58,8 +60,19 @@ func openBackend(kind string, getenv func(string) string) (Backend, error) {
 			return Backend{}, fmt.Errorf("-backend %s: %w", kind, err)
 		}
 		return Backend{Name: kind, NS: ns, Requests: func() int64 { return ns.Requests().Total() }}, nil
+	case "worker":
+		// No Requests: the Worker spends no Cloudflare API requests.
+		e, err := worker.ParseEnv(getenv)
+		if err != nil {
+			return Backend{}, fmt.Errorf("-backend worker: %w", err)
+		}
+		ns, err := e.Open(worker.Options{})
+		if err != nil {
+			return Backend{}, fmt.Errorf("-backend worker: %w", err)
+		}
+		return Backend{Name: kind, NS: ns}, nil
 	}
-	return Backend{}, fmt.Errorf("-backend %q: want memory, local or cloudflare", kind)
+	return Backend{}, fmt.Errorf("-backend %q: want memory, local, cloudflare or worker", kind)
 }
 
 func withDefaults(getenv func(string) string, defaults map[string]string) func(string) string {

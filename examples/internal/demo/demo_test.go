@@ -26,7 +26,7 @@ func TestOpenBackend(t *testing.T) {
 	assert.Nil(t, b.Requests, "the embedded backend makes no API requests")
 
 	_, err = openBackend("redis", env(nil))
-	assert.ErrorContains(t, err, "want memory, local or cloudflare")
+	assert.ErrorContains(t, err, "want memory, local, cloudflare or worker")
 
 	// Real Cloudflare needs its variables; the error names the missing one.
 	_, err = openBackend("cloudflare", env(nil))
@@ -38,4 +38,12 @@ func TestOpenBackend(t *testing.T) {
 	assert.NotNil(t, b.Requests)
 	b, err = openBackend("local", env(map[string]string{"KVKIT_NAMESPACE_ID": "not-hex"}))
 	assert.ErrorContains(t, err, "KVKIT_NAMESPACE_ID")
+
+	// kvkit's Worker: its URL and secret from the environment.
+	_, err = openBackend("worker", env(map[string]string{"KVKIT_WORKER_SECRET": "0123456789abcdef0123"}))
+	assert.ErrorContains(t, err, "KVKIT_WORKER_URL")
+	b, err = openBackend("worker", env(map[string]string{"KVKIT_WORKER_URL": "https://kvkit-kv.example.workers.dev", "KVKIT_WORKER_SECRET": "0123456789abcdef0123"}))
+	require.NoError(t, err)
+	assert.Equal(t, "worker", b.Name)
+	assert.Nil(t, b.Requests, "the Worker spends no API requests")
 }

@@ -19,7 +19,7 @@ func Serve(ctx context.Context, args []string, stdout io.Writer, ready chan<- st
 	fs := flag.NewFlagSet(framework, flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
-	backend := fs.String("backend", "memory", "KV backend: memory (embedded), local (a kvkit serve server) or cloudflare (from the environment)")
+	backend := fs.String("backend", "memory", "KV backend: memory (embedded), local (a kvkit serve server), cloudflare (from the environment) or worker (kvkit's Worker, KVKIT_WORKER_URL and KVKIT_WORKER_SECRET)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
