@@ -47,8 +47,14 @@ func routes(a *demo.App) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = textErrors
-	e.Use(kvecho.Session(a.Sessions))
-	e.Use(kvecho.Flags(a.Flags, func(c echo.Context) string { return a.UserID(c.Request()) }))
+	// The slow page is the same for everyone: it skips the per-user
+	// middleware, so the cache may share it with signed-in visitors too
+	// (a page rendered after reading a visitor's session never is).
+	public := func(c echo.Context) bool { return c.Path() == "/slow" }
+	e.Use(kvecho.SessionWithConfig(kvecho.SessionConfig{Manager: a.Sessions, Skipper: public}))
+	e.Use(kvecho.FlagsWithConfig(kvecho.FlagsConfig{
+		Client: a.Flags, UserID: func(c echo.Context) string { return a.UserID(c.Request()) }, Skipper: public,
+	}))
 
 	e.GET("/", func(c echo.Context) error {
 		d, err := a.Home(c.Request(), framework, kvecho.FlagsFrom(c))
@@ -82,6 +88,7 @@ func routes(a *demo.App) http.Handler {
 	// The slow page sits behind the response cache.
 	e.GET("/slow", func(c echo.Context) error {
 		d, err := a.Slow(c.Request().Context(), framework)
+		c.Response().Header().Set("Cache-Control", demo.SlowCacheControl)
 		return render(c, a, http.StatusOK, "slow", d, err)
 	}, kvecho.Cache(a.Responses))
 

@@ -79,6 +79,7 @@ func routes(a *demo.App) http.Handler {
 	// The slow page sits behind the response cache.
 	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, err := a.Slow(r.Context(), framework)
+		w.Header().Set("Cache-Control", demo.SlowCacheControl)
 		render(a, w, "slow", d, err)
 	})
 	mux.Handle("GET /slow", nethttp.Cache(a.Responses)(slow))
@@ -94,10 +95,14 @@ func routes(a *demo.App) http.Handler {
 		Limiter: a.Limiter, KeyFunc: httpkey.ByIP(httpkey.IPConfig{}), DenyHandler: limited,
 	})(api))
 
-	// Sessions outermost; the flag evaluator reads the user from them.
+	// Sessions outermost; the flag evaluator reads the user from them. The
+	// slow page is the same for everyone: it skips the per-user middleware,
+	// so the cache may share it with signed-in visitors too (a page rendered
+	// after reading a visitor's session never is).
+	public := func(r *http.Request) bool { return r.URL.Path == "/slow" }
 	var h http.Handler = mux
-	h = nethttp.Flags(a.Flags, a.UserID)(h)
-	h = nethttp.Session(a.Sessions)(h)
+	h = nethttp.FlagsWithConfig(nethttp.FlagsConfig{Client: a.Flags, UserID: a.UserID, Skipper: public})(h)
+	h = nethttp.SessionWithConfig(nethttp.SessionConfig{Manager: a.Sessions, Skipper: public})(h)
 	return h
 }
 

@@ -68,7 +68,7 @@ func Example_netHTTP() {
 	}
 	// Output:
 	// / 200 classic UI |
-	// /report 200 an expensive report | kvkit; fwd=miss; stored
+	// /report 200 an expensive report | kvkit; fwd=miss
 	// /report 200 an expensive report | kvkit; hit; ttl=30
 	// /api 200 ok | 4
 }
@@ -115,7 +115,7 @@ func Example_echo() {
 	}
 	// Output:
 	// / 200 classic UI |
-	// /report 200 an expensive report | kvkit; fwd=miss; stored
+	// /report 200 an expensive report | kvkit; fwd=miss
 	// /report 200 an expensive report | kvkit; hit; ttl=30
 	// /api 200 ok | 4
 }

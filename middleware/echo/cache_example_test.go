@@ -38,6 +38,6 @@ func ExampleCacheWithConfig() {
 		fmt.Println(rec.Header().Get("Cache-Status"), strings.TrimSpace(rec.Body.String()))
 	}
 	// Output:
-	// kvkit; fwd=miss; stored {"id":"7"}
+	// kvkit; fwd=miss {"id":"7"}
 	// kvkit; hit; ttl=60 {"id":"7"}
 }

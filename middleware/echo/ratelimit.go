@@ -9,6 +9,7 @@ import (
 
 	"github.com/kvkit/kvkit/kv"
 	"github.com/kvkit/kvkit/middleware/httpkey"
+	"github.com/kvkit/kvkit/middleware/internal/ratelimithttp"
 	"github.com/kvkit/kvkit/patterns/counter"
 )
 
@@ -91,6 +92,7 @@ func (config RateLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 		config.ErrorHandler = rateLimitError
 	}
 	hs := config.Headers.WithDefaults()
+	perClient := ratelimithttp.PerClient(hs)
 	lim := config.Limiter
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -106,6 +108,7 @@ func (config RateLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if err != nil && (config.FailClosed || badKey(err)) {
 				return config.ErrorHandler(c, err)
 			}
+			ratelimithttp.Mark(c.Request(), perClient) // a cache outside stores the page without them
 			lim.WriteHeaders(c.Response().Header(), res, hs)
 			if !res.Allowed {
 				return config.DenyHandler(c, res)

@@ -39,6 +39,6 @@ func ExampleCache() {
 		fmt.Println(rec.Header().Get("X-Cache"), rec.Header().Get("Cache-Status"))
 	}
 	// Output:
-	// MISS kvkit; fwd=miss; stored
+	// MISS kvkit; fwd=miss
 	// HIT kvkit; hit; ttl=300
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/kvkit/kvkit/kv"
 	"github.com/kvkit/kvkit/middleware/httpkey"
+	"github.com/kvkit/kvkit/middleware/internal/ratelimithttp"
 	"github.com/kvkit/kvkit/patterns/counter"
 )
 
@@ -86,6 +87,7 @@ func (config RateLimitConfig) ToMiddleware() (func(http.Handler) http.Handler, e
 		config.ErrorHandler = DefaultRateLimitConfig.ErrorHandler
 	}
 	hs := config.Headers.WithDefaults()
+	perClient := ratelimithttp.PerClient(hs)
 	lim, key, skip, failClosed := config.Limiter, config.KeyFunc, config.Skipper, config.FailClosed
 	onLimit, onError := config.DenyHandler, config.ErrorHandler
 	return func(next http.Handler) http.Handler {
@@ -104,6 +106,7 @@ func (config RateLimitConfig) ToMiddleware() (func(http.Handler) http.Handler, e
 				onError(w, r, err)
 				return
 			}
+			ratelimithttp.Mark(r, perClient) // a cache outside stores the page without them
 			lim.WriteHeaders(w.Header(), res, hs)
 			if !res.Allowed {
 				onLimit(w, r, res)

@@ -27,17 +27,58 @@
 // # Responses
 //
 // [ResponseCache] stores GET responses (HEAD is answered from the GET
-// entry) under the method-independent URL with a sorted query, plus the
-// request headers named in the response's Vary. It follows RFC 9111's
+// entry) under their target URI, as RFC 9111 §4 keys them: scheme, host
+// (lower-cased, default port dropped) and path, with the query's parameters
+// sorted, plus the request headers named in the response's Vary. The scheme
+// is X-Forwarded-Proto's when it says http or https. It follows RFC 9111's
 // rules for a shared cache: no-store, private, no-cache, Set-Cookie and
 // Vary: * responses are never stored, nor answers to requests carrying
-// Authorization unless the response is public or has s-maxage; s-maxage,
-// max-age or Expires set the TTL, else [ResponseOptions.TTL]. It reports
-// what it did in Cache-Status (RFC 9211) and Age, collapses concurrent
-// misses of one URL into one handler call, streams responses over
-// [ResponseOptions.MaxBodySize] (or flushed ones) through uncached, and
-// purges by URL or, in O(1), by tag. When KV fails it serves from the
-// handler and logs, at most once a minute per kind of failure.
+// Authorization, or a cookie not named in [ResponseOptions.IgnoreCookies],
+// unless the response is public or has s-maxage; s-maxage, max-age or
+// Expires set the TTL, else [ResponseOptions.TTL].
+//
+// What a hostile client cannot do:
+//
+//   - get a page rendered for someone else: a response is never stored when
+//     it leaves with Set-Cookie (checked on the header as it finally goes
+//     out, after the middlewares outside the cache added theirs), or when
+//     the request's session (patterns/session) was read with the client's
+//     cookie or changed, whichever of the session and cache middlewares runs
+//     outside (the two share a per-request mark in the context; Cache-Status
+//     says detail=personal);
+//   - poison a page through a header the key does not capture: a request
+//     carrying X-Forwarded-Host (or X-Host, X-Original-Host) for another
+//     host, an X-Forwarded-Port or X-Forwarded-Scheme that disagrees with
+//     the request, or X-Forwarded-Prefix, X-Original-URL, X-Rewrite-URL or
+//     Forwarded, is answered from stored entries but its own response is not
+//     stored (detail=forwarded), unless [ResponseOptions.TrustedHeaders]
+//     says a proxy sets that header;
+//   - make a page key collide with a tag's purge record: page keys all
+//     start with "http://" or "https://", tag records with "!tag/";
+//   - grow memory past [ResponseOptions.LocalMaxBytes], which counts
+//     headers, tags and bookkeeping as well as keys and bodies (100,000
+//     entries with 4 KB of headers grow the heap by about 59 MiB under the
+//     default 64 MiB);
+//   - spend the KV budget with distinct query strings or Vary values: at
+//     most [ResponseOptions.MaxMissesPerPath] (default 16) misses a minute
+//     per path read KV and may be stored; past it the handler answers with
+//     no KV call (detail=path-limit). 300,000 distinct query strings on one
+//     path cost 16 reads and 16 writes, not 300,000 of each.
+//
+// A stored response is written to KV after it has been sent, in the
+// background (at most [ResponseOptions.MaxPendingStores] at a time; Close
+// cancels them): a slow KV write costs the client nothing. Cache-Status
+// (RFC 9211) says fwd=miss on a miss and never "stored", since the write has
+// not happened when the header leaves; [ResponseCache.Stats] counts the
+// writes that did. Each KV read made while a client waits gives up after
+// [ResponseOptions.KVTimeout] (default 500 ms), so a KV outage costs a miss
+// that long at most, not the seconds of the backend's retries. When KV
+// fails the cache serves from the handler and logs, at most once a minute
+// per kind of failure.
+//
+// It also reports Age, collapses concurrent misses of one URL into one
+// handler call, streams responses over [ResponseOptions.MaxBodySize] (or
+// flushed ones) through uncached, and purges by URL or, in O(1), by tag.
 //
 // The net/http and Echo middlewares in kvkit/middleware are thin adapters
 // over [ResponseCache.Serve]:

@@ -77,7 +77,7 @@ func ExampleResponseCache_Serve() {
 	_ = rc.Serve(rec, httptest.NewRequest("GET", "/products?page=1", nil), handler)
 	fmt.Println(rec.Header().Get("Cache-Status"))
 	// Output:
-	// kvkit; fwd=miss; stored | product list
+	// kvkit; fwd=miss | product list
 	// kvkit; hit; ttl=60 | product list
-	// kvkit; fwd=miss; stored
+	// kvkit; fwd=miss
 }

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// refresher runs background refreshes for both caches: at most one per key
-// at a time, each on a context that keeps its parent's values but not its
+// refresher runs background refreshes for both caches (at most one per key
+// at a time) and the response cache's KV writes (at most a limit at a
+// time), each on a context that keeps its parent's values but not its
 // cancellation, bounded by a timeout, and cancelled and waited for by close.
 type refresher struct {
 	timeout time.Duration
@@ -16,6 +17,7 @@ type refresher struct {
 
 	mu     sync.Mutex
 	busy   map[string]struct{}
+	writes int // running startWrite tasks
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -44,6 +46,34 @@ func (r *refresher) start(parent context.Context, key string, fn func(ctx contex
 			cancel()
 			r.mu.Lock()
 			delete(r.busy, key)
+			r.mu.Unlock()
+			r.wg.Done()
+		}()
+		fn(ctx)
+	}()
+	return true
+}
+
+// startWrite runs fn in a new goroutine unless limit writes are running or
+// the refresher is closed; it reports whether it started it. fn gets the
+// same kind of context as a refresh.
+func (r *refresher) startWrite(parent context.Context, limit int, fn func(ctx context.Context)) bool {
+	r.mu.Lock()
+	if r.writes >= limit || r.closed {
+		r.mu.Unlock()
+		return false
+	}
+	r.writes++
+	r.wg.Add(1)
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), r.timeout)
+	stop := context.AfterFunc(r.base, cancel)
+	go func() {
+		defer func() {
+			stop()
+			cancel()
+			r.mu.Lock()
+			r.writes--
 			r.mu.Unlock()
 			r.wg.Done()
 		}()

@@ -37,6 +37,7 @@ type respEntry struct {
 
 	tags     []string
 	authOK   bool     // may answer a request that carries Authorization
+	cookieOK bool     // may answer a request that carries a personal cookie (public or s-maxage)
 	vary     []string // canonical names of the request headers in Vary
 	created  time.Time
 	gen      int64 // tag generation: valid while every tag's purge generation < gen
@@ -44,6 +45,31 @@ type respEntry struct {
 	stale    time.Time // stale-while-revalidate until
 	errUntil time.Time // stale-if-error until
 	size     int       // bytes in KV
+	retained int       // bytes of the buffer holding body (all of the KV value once decoded)
+}
+
+// entryOverhead is what an entry costs in memory besides its strings and
+// body: the respEntry itself, its Age/Cache-Status values, and the local
+// tier's node and bookkeeping.
+const entryOverhead = 512
+
+// memSize estimates the bytes e keeps alive: everything it holds, so that
+// LocalMaxBytes bounds the heap and not only bodies.
+func (e *respEntry) memSize() int {
+	n := entryOverhead + len(e.nonce) + max(e.retained, cap(e.body))
+	for _, h := range e.header {
+		n += 40 + 8 + len(h.name) + 24 // storedHeader, name string, values slice
+		for _, v := range h.values {
+			n += 16 + 8 + len(v) // string header, allocation rounding, bytes
+		}
+	}
+	for _, t := range e.tags {
+		n += 24 + len(t)
+	}
+	for _, v := range e.vary {
+		n += 24 + len(v)
+	}
+	return n
 }
 
 // storedHeader is one stored response header field.
@@ -61,6 +87,7 @@ type respMeta struct {
 	Order []string            `json:"o,omitempty"`
 	T     []string            `json:"t,omitempty"`
 	A     bool                `json:"a,omitempty"`
+	K     bool                `json:"k,omitempty"`
 	Vary  []string            `json:"vy,omitempty"`
 	C     int64               `json:"c"`
 	G     int64               `json:"g,omitempty"`
@@ -72,7 +99,7 @@ type respMeta struct {
 // encode lays an entry out as a 4-byte big-endian length, the JSON meta,
 // then the body.
 func (e *respEntry) encode() ([]byte, error) {
-	m := respMeta{V: 1, Nonce: e.nonce, S: e.status, T: e.tags, A: e.authOK, Vary: e.vary,
+	m := respMeta{V: 1, Nonce: e.nonce, S: e.status, T: e.tags, A: e.authOK, K: e.cookieOK, Vary: e.vary,
 		C: e.created.UnixMilli(), G: e.gen, F: e.fresh.UnixMilli(), W: e.stale.UnixMilli(), E: e.errUntil.UnixMilli()}
 	if e.marker {
 		m.V = 2
@@ -109,9 +136,9 @@ func decodeRespEntry(b []byte) (*respEntry, error) {
 		return nil, errBadEntry
 	}
 	e := &respEntry{
-		marker: m.V == 2, nonce: m.Nonce, status: m.S, tags: m.T, authOK: m.A, vary: m.Vary,
+		marker: m.V == 2, nonce: m.Nonce, status: m.S, tags: m.T, authOK: m.A, cookieOK: m.K, vary: m.Vary,
 		created: time.UnixMilli(m.C), gen: m.G, fresh: time.UnixMilli(m.F), stale: time.UnixMilli(m.W),
-		errUntil: time.UnixMilli(m.E), size: len(b),
+		errUntil: time.UnixMilli(m.E), size: len(b), retained: cap(b),
 	}
 	if !e.marker {
 		e.body = b[4+n:]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/kvkit/kvkit/internal/lcache"
+	"github.com/kvkit/kvkit/internal/reqmark"
 	"github.com/kvkit/kvkit/kv"
 )
 
@@ -62,9 +64,46 @@ type ResponseOptions struct {
 	// heuristically cacheable codes of RFC 9110 (200, 203, 204, 300, 301,
 	// 308, 404, 405, 410, 414, 501).
 	Statuses []int
-	// IncludeHost makes the request's Host part of the key (for servers
-	// that answer for several hosts). Default: false (path and query only).
-	IncludeHost bool
+	// TrustedHeaders names forwarding request headers that a proxy in front
+	// of every request sets, overwriting whatever the client sent, and that
+	// clients cannot send past it. By default none is trusted: a request
+	// carrying X-Forwarded-Host, X-Host or X-Original-Host that differs from
+	// its Host, X-Forwarded-Port or X-Forwarded-Scheme that disagrees with
+	// the request, or any X-Forwarded-Prefix, X-Original-URL, X-Rewrite-URL
+	// or Forwarded, is answered from the cache but its own response is not
+	// stored (Cache-Status detail=forwarded): a handler that builds URLs from
+	// them would otherwise let a client poison the page for everyone. A
+	// trusted header is not checked; a trusted X-Forwarded-Host (its first
+	// value) becomes the host of the key in place of Host. X-Forwarded-Proto
+	// needs no trust: it is always part of the key, as the scheme.
+	// Default: none.
+	TrustedHeaders []string
+	// IgnoreCookies names cookies that never change a response (analytics,
+	// consent banners). A request carrying any other cookie is treated like
+	// one carrying Authorization: it is answered only from responses that
+	// said public or s-maxage, and its own response is stored only when it
+	// says so; otherwise it goes to the handler (Cache-Status
+	// detail=cookie). Default: none (every cookie counts).
+	IgnoreCookies []string
+	// MaxMissesPerPath bounds, per path (scheme, host and path, whatever
+	// the query string or Vary variant), the misses a minute for which this
+	// process reads KV and may store the response. Past it, requests for
+	// that path go to the handler with no KV call and are not stored
+	// (Cache-Status detail=path-limit). It bounds what a flood of distinct
+	// query strings (or Vary header values) costs: at most this many KV
+	// reads and as many writes per path per minute, instead of one of each
+	// per distinct URL. Negative turns the bound off. Default: 16.
+	MaxMissesPerPath int
+	// KVTimeout bounds each KV read made while a client waits (the entry,
+	// its Vary variant, a tag's purge generation). A read that takes longer
+	// is a miss (the cache fails open), so a KV outage with retries costs a
+	// miss at most this long instead of seconds. Default: 500 ms.
+	KVTimeout time.Duration
+	// MaxPendingStores bounds the KV writes of stored responses that run in
+	// the background, after the response has gone to the client. A response
+	// stored while that many are pending is kept in memory only (counted in
+	// ResponseStats.Dropped). Default: 64.
+	MaxPendingStores int
 	// Name is the cache's name in the Cache-Status header (RFC 9211).
 	// Default: "kvkit".
 	Name string
@@ -85,8 +124,8 @@ type ResponseOptions struct {
 	// it is read from KV again (so other processes' purges show up).
 	// Default: 0 = the entry's whole life.
 	LocalTTL time.Duration
-	// RefreshTimeout bounds one background refresh, and every KV write.
-	// Default: 30 seconds.
+	// RefreshTimeout bounds one background refresh, and every background
+	// KV write. Default: 30 seconds.
 	RefreshTimeout time.Duration
 	// Clock returns the current time. Default: time.Now.
 	Clock func() time.Time
@@ -100,7 +139,8 @@ type ResponseStats struct {
 	Hits      int64 // fresh responses served from the cache
 	Stale     int64 // stale responses served (while revalidating or on error)
 	Misses    int64 // requests forwarded to the handler
-	Stored    int64 // responses stored
+	Stored    int64 // responses written to KV (a failed write counts in KVErrors)
+	Dropped   int64 // responses kept in memory only: MaxPendingStores writes were pending, or Close was called
 	Collapsed int64 // requests that waited for another request's handler call
 	KVErrors  int64 // KV calls that failed (the cache then fails open)
 	Refreshes int64 // background refreshes started
@@ -111,14 +151,18 @@ type ResponseStats struct {
 // in-process tier, following the shared-cache rules of RFC 9111 that apply
 // to a cache inside the server. The net/http and Echo middlewares of kvkit
 // are thin adapters over Serve. It is safe for concurrent use; Close it to
-// wait for background refreshes.
+// end background refreshes and KV writes.
 type ResponseCache struct {
 	ns       kv.Namespace
 	o        ResponseOptions
 	now      func() time.Time
 	local    *lcache.Cache[string, *respEntry]
 	tagGens  *lcache.Cache[string, int64]
+	misses   *lcache.Cache[string, *atomic.Int64] // per path, this minute's KV misses
+	purged   *lcache.Cache[string, int64]         // base key → generation of its last PurgeURL
 	statuses [600]bool
+	trusted  map[string]bool
+	ignored  map[string]bool // IgnoreCookies
 	log      *quietLog
 	stats    respCounters
 	tagReads singleflight.Group
@@ -129,11 +173,12 @@ type ResponseCache struct {
 
 	mu      sync.Mutex
 	flights map[string]*respFlight
+	writing map[string]*inflight // base key → its background KV writes in flight
 	bg      *refresher
 }
 
 type respCounters struct {
-	hits, stale, misses, stored, collapsed, kvErrors, refreshes, purges atomic.Int64
+	hits, stale, misses, stored, dropped, collapsed, kvErrors, refreshes, purges atomic.Int64
 }
 
 type respFlight struct {
@@ -149,7 +194,7 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	}
 	switch {
 	case o.TTL < 0, o.MaxTTL < 0, o.StaleWhileRevalidate < 0, o.StaleIfError < 0, o.MaxBodySize < 0,
-		o.TagCheckInterval < 0, o.LocalTTL < 0, o.RefreshTimeout < 0:
+		o.TagCheckInterval < 0, o.LocalTTL < 0, o.RefreshTimeout < 0, o.KVTimeout < 0, o.MaxPendingStores < 0:
 		return nil, fmt.Errorf("%w: cache: negative duration or size", kv.ErrInvalidOptions)
 	case o.MaxBodySize > kv.MaxValueSize-64<<10:
 		return nil, fmt.Errorf("%w: cache: MaxBodySize %d is over KV's value limit less 64 KiB for headers", kv.ErrInvalidOptions, o.MaxBodySize)
@@ -187,6 +232,15 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	if o.RefreshTimeout == 0 {
 		o.RefreshTimeout = 30 * time.Second
 	}
+	if o.KVTimeout == 0 {
+		o.KVTimeout = 500 * time.Millisecond
+	}
+	if o.MaxPendingStores == 0 {
+		o.MaxPendingStores = 64
+	}
+	if o.MaxMissesPerPath == 0 {
+		o.MaxMissesPerPath = 16
+	}
 	localClock := o.Clock // nil: lcache's own cheapest clock
 	if o.Clock == nil {
 		o.Clock = coarseNow // time.Now costs ~50 ns here: one read per hit
@@ -194,7 +248,17 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	c := &ResponseCache{
 		ns: ns, o: o, now: o.Clock, log: newQuietLog(o.Logger, o.Clock),
 		xHit: []string{"HIT"}, xMiss: []string{"MISS"}, xStale: []string{"STALE"},
-		flights: map[string]*respFlight{}, bg: newRefresher(o.RefreshTimeout),
+		flights: map[string]*respFlight{}, writing: map[string]*inflight{}, bg: newRefresher(o.RefreshTimeout),
+	}
+	c.trusted = map[string]bool{}
+	for _, h := range o.TrustedHeaders {
+		c.trusted[http.CanonicalHeaderKey(h)] = true
+	}
+	if len(o.IgnoreCookies) > 0 {
+		c.ignored = map[string]bool{}
+		for _, n := range o.IgnoreCookies {
+			c.ignored[n] = true
+		}
 	}
 	for _, s := range o.Statuses {
 		if s < 100 || s > 599 {
@@ -205,12 +269,20 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	var err error
 	c.local, err = lcache.New(lcache.Options[string, *respEntry]{
 		MaxWeight: o.LocalMaxBytes, Clock: localClock,
-		Weigher: func(k string, e *respEntry) uint32 { return uint32(min(len(k)+len(e.body)+256, 1<<31)) },
+		Weigher: func(k string, e *respEntry) uint32 { return uint32(min(len(k)+e.memSize(), 1<<31)) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
 	}
 	c.tagGens, err = lcache.New(lcache.Options[string, int64]{MaxEntries: 10_000, Clock: localClock})
+	if err != nil {
+		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
+	}
+	c.misses, err = lcache.New(lcache.Options[string, *atomic.Int64]{MaxEntries: 10_000, Clock: localClock})
+	if err != nil {
+		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
+	}
+	c.purged, err = lcache.New(lcache.Options[string, int64]{MaxEntries: 10_000, Clock: localClock})
 	if err != nil {
 		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
 	}
@@ -221,35 +293,18 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 func (c *ResponseCache) Stats() ResponseStats {
 	s := &c.stats
 	return ResponseStats{
-		Hits: s.hits.Load(), Stale: s.stale.Load(), Misses: s.misses.Load(), Stored: s.stored.Load(),
+		Hits: s.hits.Load(), Stale: s.stale.Load(), Misses: s.misses.Load(), Stored: s.stored.Load(), Dropped: s.dropped.Load(),
 		Collapsed: s.collapsed.Load(), KVErrors: s.kvErrors.Load(), Refreshes: s.refreshes.Load(),
 		Purges: s.purges.Load(),
 	}
 }
 
-// Close stops starting background refreshes, cancels the running ones and
-// waits for them to end. Serve keeps working after Close. It returns
-// ctx.Err() if ctx ends first.
+// Close stops starting background refreshes and KV writes, cancels the
+// running ones and waits for them to end. Serve keeps working after Close
+// (what it stores is then kept in memory only). It returns ctx.Err() if ctx
+// ends first.
 func (c *ResponseCache) Close(ctx context.Context) error {
 	return c.bg.close(ctx)
-}
-
-// key is the method-independent cache key of a request: [host] + escaped
-// path + "?" + the query with its parameters sorted by name.
-func (c *ResponseCache) key(host string, u *url.URL) string {
-	path := u.EscapedPath()
-	if path == "" {
-		path = "/"
-	}
-	if u.RawQuery == "" && !c.o.IncludeHost {
-		return path
-	}
-	var arr [256]byte
-	b := arr[:0]
-	if c.o.IncludeHost {
-		b = append(b, host...)
-	}
-	return string(appendKey(b, path, u.RawQuery))
 }
 
 // Serve answers r from the cache or through next, storing what it may.
@@ -259,11 +314,16 @@ func (c *ResponseCache) key(host string, u *url.URL) string {
 // when it can be stored. Serve returns next's error (after serving the
 // stale response instead, when stale-if-error applies) or, for a request
 // that gave up waiting for another's response, its context's error.
+//
+// A response that leaves with Set-Cookie, or that was rendered for a
+// request whose session (patterns/session, in any middleware order) was
+// read or changed, is never stored. A stored response goes to KV after it
+// has been sent.
 func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origin) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return next(w, r)
 	}
-	base := c.key(r.Host, r.URL)
+	base := c.requestKey(r)
 	mode := forwardMode{store: r.Method == http.MethodGet, fwd: "miss"}
 	if r.Method == http.MethodHead {
 		mode.reason = "head"
@@ -272,26 +332,41 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 		mode.store, mode.reason = false, "request-no-store"
 	}
 	auth := len(r.Header["Authorization"]) > 0
+	cookie := c.personalCookie(r.Header)
 	ctx := r.Context()
 	for attempt := 0; ; attempt++ {
 		now := c.now()
 		e, key, marker := c.lookupLocal(base, r.Header)
-		if e != nil && c.usable(ctx, e, auth) {
+		if e != nil && c.usable(ctx, e, auth, cookie) {
 			switch {
 			case now.Before(e.fresh):
 				c.writeHit(w, r, e, now, false)
 				return nil
 			case now.Before(e.stale):
 				c.writeHit(w, r, e, now, true)
-				c.startRefresh(r, base, key, next)
+				if !auth && !cookie {
+					c.startRefresh(r, base, key, next)
+				}
 				return nil
 			case now.Before(e.errUntil):
 				mode.candidate, mode.fwd = e, "stale"
 			}
 		}
+		if attempt == 0 {
+			// From here the handler may run: give the request a mark that
+			// the session layer sets when the response becomes personal,
+			// and check what only a stored response needs.
+			if mctx, _ := reqmark.Ensure(ctx); mctx != ctx {
+				ctx = mctx
+				r = r.WithContext(ctx)
+			}
+			if mode.store && c.forwarded(r) {
+				mode.store, mode.reason = false, "forwarded"
+			}
+		}
 		// Only requests whose response may be stored and shared lead or
 		// join a flight.
-		if !mode.store || auth || attempt >= 2 {
+		if !mode.store || auth || cookie || attempt >= 2 {
 			return c.forward(w, r, next, base, marker, mode, nil)
 		}
 		c.mu.Lock()
@@ -302,6 +377,11 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 		}
 		c.mu.Unlock()
 		if !busy {
+			if !c.admitMiss(base) {
+				c.endFlight(base, f)
+				mode.store, mode.reason = false, "path-limit"
+				return c.forward(w, r, next, base, marker, mode, nil)
+			}
 			return c.lead(w, r, next, base, marker, mode, f)
 		}
 		c.stats.collapsed.Add(1)
@@ -317,6 +397,29 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 	}
 }
 
+// admitMiss counts a miss of base's path and reports whether it is within
+// MaxMissesPerPath this minute.
+func (c *ResponseCache) admitMiss(base string) bool {
+	if c.o.MaxMissesPerPath < 0 {
+		return true
+	}
+	p := pathOf(base)
+	n, ok := c.misses.Get(p)
+	if !ok {
+		n = new(atomic.Int64)
+		c.misses.Set(p, n, time.Minute)
+	}
+	return n.Add(1) <= int64(c.o.MaxMissesPerPath)
+}
+
+// endFlight ends f, a flight of base that stored nothing.
+func (c *ResponseCache) endFlight(base string, f *respFlight) {
+	c.mu.Lock()
+	delete(c.flights, base)
+	c.mu.Unlock()
+	close(f.done)
+}
+
 // ServeFresh answers r from a fresh entry of the in-process tier, with no
 // KV call and no handler, and reports whether it did. Serve does the same
 // first; adapters call ServeFresh before Serve to skip their per-request
@@ -325,12 +428,16 @@ func (c *ResponseCache) ServeFresh(w http.ResponseWriter, r *http.Request) bool 
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
-	e, _, _ := c.lookupLocal(c.key(r.Host, r.URL), r.Header)
+	e, _, _ := c.lookupLocal(c.requestKey(r), r.Header)
 	if e == nil {
 		return false
 	}
 	now := c.now()
-	if !now.Before(e.fresh) || !c.usable(r.Context(), e, len(r.Header["Authorization"]) > 0) {
+	if !now.Before(e.fresh) {
+		return false
+	}
+	auth := len(r.Header["Authorization"]) > 0
+	if !c.usable(r.Context(), e, auth, !e.cookieOK && c.personalCookie(r.Header)) {
 		return false
 	}
 	c.writeHit(w, r, e, now, false)
@@ -373,7 +480,7 @@ func (c *ResponseCache) lead(w http.ResponseWriter, r *http.Request, next Origin
 	now := c.now()
 	// A flight that ended between our local lookup and taking the lead has
 	// filled the local tier: use it rather than read KV again.
-	if e, _, _ := c.lookupLocal(base, r.Header); e != nil && now.Before(e.fresh) && c.usable(ctx, e, false) {
+	if e, _, _ := c.lookupLocal(base, r.Header); e != nil && now.Before(e.fresh) && c.usable(ctx, e, false, false) {
 		f.stored = true
 		release()
 		c.writeHit(w, r, e, now, false)
@@ -381,7 +488,7 @@ func (c *ResponseCache) lead(w http.ResponseWriter, r *http.Request, next Origin
 	}
 	e, key, marker := c.lookupKV(ctx, base, r.Header, marker)
 	now = c.now()
-	if e != nil && c.usable(ctx, e, false) {
+	if e != nil && c.usable(ctx, e, false, false) {
 		switch {
 		case now.Before(e.fresh):
 			c.remember(key, e, now)
@@ -426,13 +533,15 @@ func (c *ResponseCache) lookupKV(ctx context.Context, base string, h http.Header
 
 func (c *ResponseCache) kvGet(ctx context.Context, key string) *respEntry {
 	full := kvKeyFor(c.o.Prefix, key)
-	it, found, err := c.ns.Get(ctx, full, kv.GetOptions{})
+	kctx, cancel := context.WithTimeout(ctx, c.o.KVTimeout)
+	it, found, err := c.ns.Get(kctx, full, kv.GetOptions{})
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // the client went away: not a KV failure
 		}
 		c.stats.kvErrors.Add(1)
-		c.log.error("kv-get", "cache: KV read failed; serving from the handler", err, full)
+		c.log.error("kv-get", "cache: KV read failed or timed out; serving from the handler", err, full)
 		return nil
 	}
 	if !found {
@@ -454,11 +563,11 @@ func (c *ResponseCache) remember(key string, e *respEntry, now time.Time) {
 	c.local.Set(key, e, ttl)
 }
 
-// usable reports whether e may answer a request: one with Authorization
-// only when the response allowed it, and only while none of its tags has
-// been purged since it was stored.
-func (c *ResponseCache) usable(ctx context.Context, e *respEntry, auth bool) bool {
-	if auth && !e.authOK {
+// usable reports whether e may answer a request: one with Authorization,
+// or with a cookie not in IgnoreCookies, only when the response allowed it,
+// and only while none of its tags has been purged since it was stored.
+func (c *ResponseCache) usable(ctx context.Context, e *respEntry, auth, cookie bool) bool {
+	if (auth && !e.authOK) || (cookie && !e.cookieOK) {
 		return false
 	}
 	for _, t := range e.tags {
@@ -480,13 +589,22 @@ func (c *ResponseCache) tagGen(ctx context.Context, tag string) int64 {
 	v, _, _ := c.tagReads.Do(tag, func() (any, error) {
 		full := c.tagKey(tag)
 		var g int64
-		it, found, err := c.ns.Get(ctx, full, kv.GetOptions{})
+		kctx, cancel := context.WithTimeout(ctx, c.o.KVTimeout)
+		it, found, err := c.ns.Get(kctx, full, kv.GetOptions{})
+		cancel()
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return g, nil // the client went away: ask again next time
 		case err != nil:
 			c.stats.kvErrors.Add(1)
 			c.log.error("kv-get", "cache: KV read of a tag failed", err, full)
 		case found:
-			g, _ = strconv.ParseInt(string(it.Value), 10, 64)
+			var perr error
+			if g, perr = strconv.ParseInt(string(it.Value), 10, 64); perr != nil {
+				// Not a generation: fail safe, as if purged just now.
+				c.log.error("decode", "cache: ignoring a malformed tag record", perr, full)
+				g = c.nextGen()
+			}
 		}
 		c.tagGens.Set(tag, g, c.o.TagCheckInterval)
 		return g, nil
@@ -557,10 +675,17 @@ func bodyAllowed(status int) bool {
 
 // store keeps e (the response to r) in both tiers. Under a Vary marker the
 // entry goes to its variant key and the marker to base. release runs once
-// the local tier has it, before the KV writes.
+// the local tier has it; the KV writes run afterwards in the background
+// (at most MaxPendingStores at a time, cancelled by Close).
 func (c *ResponseCache) store(r *http.Request, base string, marker *respEntry, e *respEntry, release func()) {
+	if c.purgedSince(base, e.gen) {
+		// PurgeURL ran while the handler did: what it rendered is gone too.
+		if release != nil {
+			release()
+		}
+		return
+	}
 	now := c.now()
-	c.stats.stored.Add(1)
 	key := base
 	var putMarker *respEntry
 	if len(e.vary) > 0 {
@@ -582,33 +707,91 @@ func (c *ResponseCache) store(r *http.Request, base string, marker *respEntry, e
 	if release != nil {
 		release()
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.o.RefreshTimeout)
-	defer cancel()
-	if putMarker != nil {
-		c.kvPut(ctx, base, putMarker, now)
+	started := c.bg.startWrite(r.Context(), c.o.MaxPendingStores, func(ctx context.Context) {
+		done := c.beginWrite(base, e.gen)
+		if done == nil {
+			return // purged while the write was pending
+		}
+		defer done()
+		if putMarker != nil && !c.kvPut(ctx, base, putMarker, now) {
+			return // a variant without its marker could not be found
+		}
+		if c.kvPut(ctx, key, e, now) {
+			c.stats.stored.Add(1)
+		}
+	})
+	if !started {
+		c.stats.dropped.Add(1)
 	}
-	c.kvPut(ctx, key, e, now)
 }
 
-func (c *ResponseCache) kvPut(ctx context.Context, key string, e *respEntry, now time.Time) {
+// purgedSince reports whether PurgeURL removed base after generation gen.
+func (c *ResponseCache) purgedSince(base string, gen int64) bool {
+	g, ok := c.purged.Get(base)
+	return ok && g >= gen
+}
+
+// beginWrite registers a background write of base for an entry of
+// generation gen, so that PurgeURL waits for it, and returns the function
+// that ends it; nil when base was purged since gen (the write must not
+// happen).
+func (c *ResponseCache) beginWrite(base string, gen int64) func() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.purgedSince(base, gen) {
+		return nil
+	}
+	w := c.writing[base]
+	if w == nil {
+		w = &inflight{done: make(chan struct{})}
+		c.writing[base] = w
+	}
+	w.n++
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if w.n--; w.n == 0 {
+			close(w.done)
+			delete(c.writing, base)
+		}
+	}
+}
+
+// inflight counts the background writes of one base key.
+type inflight struct {
+	n    int
+	done chan struct{} // closed when n drops to 0
+}
+
+// kvPut writes e under key and reports whether it did.
+func (c *ResponseCache) kvPut(ctx context.Context, key string, e *respEntry, now time.Time) bool {
 	full := kvKeyFor(c.o.Prefix, key)
 	b, err := e.encode()
 	if err == nil {
-		e.size = len(b)
 		err = c.ns.Put(ctx, full, b, kv.PutOptions{TTL: kvTTL(e.errUntil, now)})
 	}
 	if err != nil {
 		c.stats.kvErrors.Add(1)
 		c.log.error("kv-put", "cache: KV write failed; response kept in memory only", err, full)
+		return false
 	}
+	return true
 }
 
 // startRefresh runs next in the background for a stale entry, once per key
 // at a time, on a context detached from r and bounded by RefreshTimeout.
+// Only a request whose own response could be stored for everyone starts
+// one: no Authorization, no personal cookie (both checked by the caller),
+// no untrusted forwarding header, and a session not made personal.
 func (c *ResponseCache) startRefresh(r *http.Request, base, key string, next Origin) {
+	if reqmark.From(r.Context()).Personal() || c.forwarded(r) {
+		return
+	}
 	// Cloned here, while r is the live request; the refresh gets its own
-	// context below.
-	r2 := r.Clone(context.WithValue(r.Context(), refreshKey{}, true))
+	// context below, with a mark of its own unless an outer layer (the
+	// session's) already put one there.
+	ctx, _ := reqmark.Ensure(context.WithValue(r.Context(), refreshKey{}, true))
+	r2 := r.Clone(ctx)
 	r2.Method = http.MethodGet
 	r2.Body = http.NoBody
 	started := c.bg.start(r2.Context(), key, func(ctx context.Context) {
@@ -655,18 +838,43 @@ func (c *ResponseCache) forward(w http.ResponseWriter, r *http.Request, next Ori
 	return err
 }
 
-// PurgeURL removes the response stored for rawURL (a path with an optional
-// query, or an absolute URL; its host matters only with IncludeHost) and
-// all its Vary variants, from KV and from this process's memory.
+// PurgeURL removes the response stored for rawURL, an absolute URL whose
+// host is that of the requests (the key includes it), and all its Vary
+// variants, from KV and from this process's memory. The http and https
+// entries of the URL both go (one KV delete each), whatever its scheme: a
+// server behind a TLS-terminating proxy may see either.
 func (c *ResponseCache) PurgeURL(ctx context.Context, rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("%w: cache: purge %q: %v", kv.ErrInvalidKey, rawURL, err)
 	}
+	if u.Host == "" {
+		return fmt.Errorf("%w: cache: purge %q: the URL needs a host (responses are stored per host)", kv.ErrInvalidKey, rawURL)
+	}
 	c.stats.purges.Add(1)
-	base := c.key(u.Host, u)
-	c.local.Delete(base) // a new marker gets a new nonce: old variants are unreachable
-	return c.ns.Delete(ctx, kvKeyFor(c.o.Prefix, base))
+	g := c.nextGen()
+	var errs []error
+	for _, scheme := range [...]string{"http", "https"} {
+		base := urlKey(scheme, u.Host, u)
+		// Responses rendered before now are not stored any more, and a KV
+		// write already under way ends before the delete.
+		c.mu.Lock()
+		c.purged.Set(base, g, 2*max(c.o.RefreshTimeout, time.Minute))
+		w := c.writing[base]
+		c.mu.Unlock()
+		if w != nil {
+			select {
+			case <-w.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		c.local.Delete(base) // a new marker gets a new nonce: old variants are unreachable
+		if err := c.ns.Delete(ctx, kvKeyFor(c.o.Prefix, base)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // nextGen returns the current time in nanoseconds, or one more than the

@@ -50,6 +50,13 @@ func (e *respEnv) serve(target string, h cache.Origin, hdr ...string) *httptest.
 	return rec
 }
 
+// waitStored waits until n responses have been written to KV (in the
+// background, after the response was sent).
+func (e *respEnv) waitStored(t *testing.T, n int64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return e.rc.Stats().Stored >= n }, 5*time.Second, time.Millisecond)
+}
+
 func respText(body string, hdr ...string) cache.Origin {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		for i := 0; i+1 < len(hdr); i += 2 {
@@ -110,10 +117,12 @@ func TestResponseCachePurgeURLWithVariants(t *testing.T) {
 	env.serve("/v", h, "Accept-Encoding", "br")
 	env.serve("/v", h, "Accept-Encoding", "gzip")
 	require.EqualValues(t, 2, n.Load())
+	env.waitStored(t, 2)
 	require.NoError(t, env.rc.PurgeURL(context.Background(), "https://example.com/v"))
 	env.serve("/v", h, "Accept-Encoding", "gzip")
 	env.serve("/v", h, "Accept-Encoding", "br")
 	assert.EqualValues(t, 4, n.Load(), "every variant is gone")
+	env.waitStored(t, 4)
 
 	// Another process, which has never seen the old marker, agrees.
 	other, err := cache.NewResponseCache(env.ns, cache.ResponseOptions{Clock: env.clock.Now})
@@ -132,6 +141,7 @@ func TestResponseCacheLongURL(t *testing.T) {
 	env := newRespEnv(t, cache.ResponseOptions{})
 	long := "/" + strings.Repeat("a", 700) + "?q=" + strings.Repeat("b", 300)
 	env.serve(long, respText("long"))
+	env.waitStored(t, 1)
 	env.ns.Reset()
 	other, err := cache.NewResponseCache(env.ns, cache.ResponseOptions{Clock: env.clock.Now})
 	require.NoError(t, err)

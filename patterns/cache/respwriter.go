@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kvkit/kvkit/internal/reqmark"
 )
 
 // forwardMode says how a forwarded request may be stored.
@@ -18,10 +20,11 @@ type forwardMode struct {
 
 // capture is the writer the handler sees on a miss. A response that may be
 // stored (or replaced by a stale one) is held in memory until the handler
-// returns, so Cache-Status can say whether it was stored and
-// Content-Length can be set; it is sent at once when it outgrows
-// MaxBodySize or the handler flushes, and is then not stored. Other
-// responses go straight through.
+// returns, so that Content-Length can be set and the decision to store is
+// made on the header as it finally leaves (after the layers outside the
+// cache added theirs, a session cookie included); it is sent at once when
+// it outgrows MaxBodySize or the handler flushes, and is then not stored.
+// Other responses go straight through.
 type capture struct {
 	c      *ResponseCache
 	w      http.ResponseWriter // nil for a background refresh
@@ -29,6 +32,7 @@ type capture struct {
 	r      *http.Request
 	mode   forwardMode
 	before map[string][]string // headers set before the handler ran (not its own)
+	mark   *reqmark.Mark       // the request's: set when the response became personal
 
 	status      int
 	wrote       bool // WriteHeader happened
@@ -42,7 +46,7 @@ type capture struct {
 }
 
 func (c *ResponseCache) newCapture(w http.ResponseWriter, r *http.Request, mode forwardMode) *capture {
-	cw := &capture{c: c, w: w, r: r, mode: mode}
+	cw := &capture{c: c, w: w, r: r, mode: mode, mark: reqmark.From(r.Context())}
 	if mode.store {
 		cw.gen = c.nextGen()
 	}
@@ -87,10 +91,10 @@ func (cw *capture) WriteHeader(code int) {
 		tags = slices.Compact(tags)
 		delete(cw.h, cw.c.o.TagHeader)
 	}
-	cw.plan, cw.detail = cw.c.plan(cw.r, code, cw.h, cw.before, cw.mode, tags, cw.gen)
+	cw.plan, cw.detail = cw.c.plan(cw.r, code, cw.h, cw.before, cw.mark, cw.mode, tags, cw.gen)
 	cw.hold = cw.plan != nil || (cw.mode.candidate != nil && code >= 500)
 	if !cw.hold {
-		cw.commit(false, false)
+		cw.commit(false)
 	}
 }
 
@@ -105,7 +109,7 @@ func (cw *capture) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		cw.plan, cw.detail = nil, "too-large"
-		cw.commit(false, false)
+		cw.commit(false)
 	}
 	if cw.w == nil {
 		return len(p), nil
@@ -121,7 +125,7 @@ func (cw *capture) Flush() {
 	}
 	if cw.hold {
 		cw.plan, cw.detail = nil, "streamed"
-		cw.commit(false, false)
+		cw.commit(false)
 	}
 	if cw.w != nil {
 		_ = http.NewResponseController(cw.w).Flush()
@@ -130,7 +134,16 @@ func (cw *capture) Flush() {
 
 // commit sends the header and what is held. complete says the held body is
 // the whole body (so Content-Length can be set).
-func (cw *capture) commit(stored, complete bool) {
+func (cw *capture) commit(complete bool) {
+	cw.sendHeader(complete)
+	cw.sendBody()
+	cw.buf = nil
+}
+
+// sendHeader sends the header, with Cache-Status. The status never says
+// "stored" (RFC 9211): the response is stored only once the header has
+// left, and written to KV later still.
+func (cw *capture) sendHeader(complete bool) {
 	if cw.committed {
 		return
 	}
@@ -143,9 +156,7 @@ func (cw *capture) commit(stored, complete bool) {
 	if cw.mode.fwd == "stale" || cw.status >= 500 {
 		st += "; fwd-status=" + strconv.Itoa(cw.status)
 	}
-	if stored {
-		st += "; stored"
-	} else if cw.detail != "" {
+	if cw.detail != "" {
 		st += "; detail=" + cw.detail
 	}
 	cw.h["Cache-Status"] = []string{st}
@@ -156,17 +167,19 @@ func (cw *capture) commit(stored, complete bool) {
 		cw.h["Content-Length"] = []string{strconv.Itoa(len(cw.buf))}
 	}
 	cw.w.WriteHeader(cw.status)
-	if len(cw.buf) > 0 {
+}
+
+// sendBody sends what is held.
+func (cw *capture) sendBody() {
+	if cw.w != nil && len(cw.buf) > 0 {
 		_, _ = cw.w.Write(cw.buf)
-	}
-	if !stored {
-		cw.buf = nil
 	}
 }
 
 // finish ends a forwarded response after the handler returned err: it
 // serves a stale entry in place of a 5xx or an error when it may, else
-// sends what is held and stores it through store. It reports whether the
+// sends what is held and, when the response as it left may be stored,
+// stores it through store before sending the body. It reports whether the
 // response was stored.
 func (cw *capture) finish(err error, store func(*respEntry)) bool {
 	if !cw.wrote {
@@ -184,20 +197,52 @@ func (cw *capture) finish(err error, store func(*respEntry)) bool {
 	if (err != nil || cw.status >= 500) && cw.serveStale() {
 		return false
 	}
+	if err == nil && cw.plan != nil && cw.mark.Personal() {
+		cw.plan, cw.detail = nil, "personal" // the handler read or changed the session
+	}
 	if err != nil || cw.plan == nil {
 		if cw.detail == "" {
 			cw.detail = "error"
 		}
 		cw.plan = nil
-		cw.commit(false, true)
+		cw.commit(true)
+		return false
+	}
+	cw.sendHeader(true)
+	if cw.refusedOnTheWayOut() {
+		cw.sendBody()
+		cw.buf = nil
 		return false
 	}
 	e := cw.plan
+	if cap(cw.buf)-len(cw.buf) > len(cw.buf)/4+512 {
+		cw.buf = slices.Clone(cw.buf) // do not keep a grown buffer's slack in memory
+	}
 	e.body = cw.buf
+	e.retained = cap(cw.buf)
 	e.bodyLen = []string{strconv.Itoa(len(cw.buf))}
-	cw.commit(true, true)
 	store(e)
+	cw.sendBody()
 	return true
+}
+
+// refusedOnTheWayOut reports whether the response, as it left (the layers
+// outside the cache write their headers as the header passes them), or the
+// request, now forbids storing it: a Set-Cookie (the session middleware's,
+// say), Cache-Control no-store, private or no-cache, or a session read
+// while the header went out.
+func (cw *capture) refusedOnTheWayOut() bool {
+	if cw.mark.Personal() {
+		return true
+	}
+	if cw.w == nil {
+		return false
+	}
+	if len(cw.h["Set-Cookie"]) > 0 {
+		return true
+	}
+	cc := parseCacheControl(cw.h["Cache-Control"])
+	return cc.noStore || cc.private || cc.noCache
 }
 
 // serveStale answers with the stale candidate (stale-if-error).
@@ -231,7 +276,7 @@ func (cw *capture) serveStale() bool {
 
 // plan decides, when the handler writes its header, whether the response
 // may be stored (RFC 9111 §3 for a shared cache), and how long it is fresh.
-func (c *ResponseCache) plan(r *http.Request, code int, h http.Header, before map[string][]string, mode forwardMode, tags []string, gen int64) (*respEntry, string) {
+func (c *ResponseCache) plan(r *http.Request, code int, h http.Header, before map[string][]string, mark *reqmark.Mark, mode forwardMode, tags []string, gen int64) (*respEntry, string) {
 	if !mode.store {
 		return nil, mode.reason
 	}
@@ -250,8 +295,12 @@ func (c *ResponseCache) plan(r *http.Request, code int, h http.Header, before ma
 		return nil, "no-cache"
 	case len(h["Set-Cookie"]) > 0:
 		return nil, "set-cookie"
+	case mark.Personal():
+		return nil, "personal"
 	case auth && !cc.public && !cc.hasSMaxAge && !cc.mustRevalidate:
 		return nil, "authorization"
+	case !cc.public && !cc.hasSMaxAge && c.personalCookie(r.Header):
+		return nil, "cookie"
 	case star:
 		return nil, "vary-star"
 	}
@@ -294,8 +343,9 @@ func (c *ResponseCache) plan(r *http.Request, code int, h http.Header, before ma
 	}
 	e := &respEntry{
 		status: code, tags: tags, vary: vary, created: now,
-		authOK: cc.public || cc.hasSMaxAge || cc.mustRevalidate,
-		fresh:  now.Add(ttl),
+		authOK:   cc.public || cc.hasSMaxAge || cc.mustRevalidate,
+		cookieOK: cc.public || cc.hasSMaxAge,
+		fresh:    now.Add(ttl),
 	}
 	e.stale = e.fresh.Add(swr)
 	e.errUntil = e.stale.Add(sie)
@@ -317,6 +367,9 @@ func (c *ResponseCache) plan(r *http.Request, code int, h http.Header, before ma
 		}
 		if b, outer := before[k]; outer && slices.Equal(b, v) {
 			continue // set by a middleware outside the cache, for this request only
+		}
+		if mark.IsPerClient(k) {
+			continue // set for this client by a middleware inside (a rate limit's quota)
 		}
 		e.header = append(e.header, storedHeader{k, slices.Clone(v)})
 	}

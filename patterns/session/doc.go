@@ -50,6 +50,20 @@
 // about 60 s. Keep CacheTTL to a few seconds: enough to absorb a burst of
 // page views and their asset requests, short against KV's own window.
 //
+// # Caches
+//
+// A page rendered from a session belongs to one client. The middleware
+// adds no-store (keeping the handler's own Cache-Control directives) and
+// Vary: Cookie to every response that sets or expires the session cookie,
+// so no cache, shared or not, stores it (OWASP Session Management Cheat
+// Sheet). And a Session marks its request as personal when the handler
+// reads the session the client presented (any cookie of the session's
+// name, even a forged one) or changes the session: kvkit's response cache
+// (patterns/cache) never stores such a response for others, whether it runs
+// outside or inside the session middleware. Reading the session of a
+// request that carries no session cookie does not mark it: the page is the
+// one every visitor without a session gets.
+//
 // # Tokens and keys
 //
 // Tokens are 256 bits from crypto/rand. The KV key is the prefix and the

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kvkit/kvkit/internal/reqmark"
 	"github.com/kvkit/kvkit/kv"
 )
 
@@ -241,6 +242,9 @@ var _ Starter = (*Manager[struct{}])(nil)
 func (m *Manager[T]) Start(r *http.Request) Pending {
 	s := m.Open(cookieValue(r.Header, m.cookie.Name))
 	s.ctx.Context = r.Context()
+	if mk := reqmark.From(s.ctx.Context); mk != nil {
+		s.mark = mk // a layer outside (the response cache) already has one
+	}
 	return s
 }
 
@@ -250,6 +254,7 @@ func (m *Manager[T]) Start(r *http.Request) Pending {
 func (m *Manager[T]) Open(token string) *Session[T] {
 	s := &Session[T]{m: m}
 	s.ctx.s = s
+	s.mark = &s.ownMark
 	s.ctx.Context = context.Background()
 	if token != "" {
 		s.hadCookie = true
@@ -421,12 +426,20 @@ func validCookieName(n string) bool {
 // the Session so that starting a request's session costs one allocation.
 type sessionCtx struct {
 	context.Context
-	s interface{ contextKey() *contextKey }
+	s interface {
+		contextKey() *contextKey
+		reqMark() *reqmark.Mark
+	}
 }
 
 func (c *sessionCtx) Value(key any) any {
 	if k, ok := key.(*contextKey); ok && k == c.s.contextKey() {
 		return c.s
+	}
+	if key == reqmark.Key {
+		// The request's mark, so that a response cache inside this
+		// middleware sees when the session makes the response personal.
+		return c.s.reqMark()
 	}
 	return c.Context.Value(key)
 }

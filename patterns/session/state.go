@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kvkit/kvkit/internal/reqmark"
 	"github.com/kvkit/kvkit/kv"
 )
 
@@ -42,15 +43,27 @@ type Session[T any] struct {
 	committed bool
 	cookie    *http.Cookie
 	commitErr error
+
+	// mark is the request's reqmark.Mark (ownMark when no layer outside
+	// had one): set when the response comes to depend on this session.
+	mark    *reqmark.Mark
+	ownMark reqmark.Mark
 }
 
 func (s *Session[T]) contextKey() *contextKey { return s.m.key }
+
+func (s *Session[T]) reqMark() *reqmark.Mark { return s.mark }
 
 // Context implements Pending: the request's context carrying s.
 func (s *Session[T]) Context() context.Context { return &s.ctx }
 
 // load reads the record once. Callers hold s.mu.
 func (s *Session[T]) load(ctx context.Context) error {
+	if s.hadCookie {
+		// A page rendered after reading the session the client presented
+		// is that client's: no shared cache may store it.
+		s.mark.SetPersonal()
+	}
 	if s.loaded {
 		return s.loadErr
 	}
@@ -193,6 +206,7 @@ func (s *Session[T]) Update(ctx context.Context, fn func(*T) error) error {
 	s.ensure()
 	s.rec.Data = data
 	s.modified = true
+	s.mark.SetPersonal()
 	return nil
 }
 
@@ -267,6 +281,7 @@ func (s *Session[T]) SetLifetime(ctx context.Context, l Lifetime) error {
 	s.ensure()
 	s.setLifetime(s.m.now(), l)
 	s.modified, s.newCookie = true, true
+	s.mark.SetPersonal()
 	return nil
 }
 
@@ -290,6 +305,7 @@ func (s *Session[T]) Renew(ctx context.Context) error {
 		s.oldKey, s.key = s.key, ""
 	}
 	s.token, s.newCookie, s.modified = NewToken(), true, true
+	s.mark.SetPersonal()
 	return nil
 }
 
@@ -315,6 +331,7 @@ func (s *Session[T]) Destroy(ctx context.Context) error {
 	s.exists, s.key, s.token = false, "", ""
 	s.rec = record[T]{}
 	s.modified, s.touched, s.destroyed = false, false, true
+	s.mark.SetPersonal()
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -284,6 +285,12 @@ func (a *App) FlagsPage(r *http.Request, framework string) (FlagsData, error) {
 func (a *App) CachePage(r *http.Request, framework string) (Page, error) {
 	return a.page(r, framework, "Response cache")
 }
+
+// SlowCacheControl is the Cache-Control of the slow page: the same for
+// every visitor, so it says public and the cache shares it with signed-in
+// visitors too (a request with a cookie is otherwise answered and stored
+// only for itself; see cache.ResponseOptions.IgnoreCookies).
+var SlowCacheControl = "public, max-age=" + strconv.Itoa(int(CacheTTL/time.Second))
 
 // Slow is the artificially slow page behind the response cache.
 func (a *App) Slow(ctx context.Context, framework string) (map[string]any, error) {

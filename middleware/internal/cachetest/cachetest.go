@@ -64,12 +64,23 @@ func (s *SafeBuffer) String() string {
 // NewEnv builds an Env whose origin is h (counted).
 func NewEnv(t *testing.T, build Build, o cache.ResponseOptions, h http.HandlerFunc) *Env {
 	t.Helper()
+	return NewEnvWrapped(t, build, o, h, nil)
+}
+
+// NewEnvWrapped is NewEnv with the cache's namespace wrapped by wrap (for
+// fault injection); Env.NS still counts every call that gets through.
+func NewEnvWrapped(t *testing.T, build Build, o cache.ResponseOptions, h http.HandlerFunc, wrap func(kv.Namespace) kv.Namespace) *Env {
+	t.Helper()
 	clock := kvtest.NewClock()
 	ns := kvtest.NewCountingBulk(memory.New(memory.Options{Clock: clock.Now}))
 	logs := &SafeBuffer{}
 	o.Clock = clock.Now
 	o.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	rc, err := cache.NewResponseCache(ns, o)
+	var cns kv.Namespace = ns
+	if wrap != nil {
+		cns = wrap(ns)
+	}
+	rc, err := cache.NewResponseCache(cns, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rc.Close(context.Background()) })
 	calls := &atomic.Int64{}
@@ -78,6 +89,14 @@ func NewEnv(t *testing.T, build Build, o cache.ResponseOptions, h http.HandlerFu
 		h(w, r)
 	})
 	return &Env{T: t, Clock: clock, NS: ns, Cache: rc, Server: build(t, rc, origin), Calls: calls, Logs: logs}
+}
+
+// WaitStored waits until n responses have been written to KV: the cache
+// writes them in the background, after the response has been sent.
+func (e *Env) WaitStored(n int64) {
+	e.T.Helper()
+	require.Eventually(e.T, func() bool { return e.Cache.Stats().Stored >= n }, 5*time.Second, time.Millisecond,
+		"waiting for %d KV writes, have %d", n, e.Cache.Stats().Stored)
 }
 
 // Do sends one request and returns the recorded response.
@@ -89,6 +108,70 @@ func (e *Env) Do(method, target string, hdr ...string) *httptest.ResponseRecorde
 	rec := httptest.NewRecorder()
 	e.Server.ServeHTTP(rec, req)
 	return rec
+}
+
+// Faulty is a namespace whose Gets and Puts can be made to block until
+// their context ends (a KV call stuck in retries) or until Release, or to
+// fail.
+type Faulty struct {
+	kv.Namespace
+	BlockGets bool          // Get waits for its context to end
+	PutGate   chan struct{} // when not nil, Put waits for it to close (or its context to end)
+	PutErr    error         // when not nil, Put fails with it
+	GetCtx    chan context.Context
+	puts      atomic.Int64
+}
+
+// Get implements kv.Namespace.
+func (f *Faulty) Get(ctx context.Context, key string, o kv.GetOptions) (kv.Entry[[]byte], bool, error) {
+	if f.GetCtx != nil {
+		select {
+		case f.GetCtx <- ctx:
+		default:
+		}
+	}
+	if f.BlockGets {
+		<-ctx.Done()
+		return kv.Entry[[]byte]{}, false, &kv.Error{Op: "get", Key: key, Err: ctx.Err()}
+	}
+	return f.Namespace.Get(ctx, key, o)
+}
+
+// Put implements kv.Namespace.
+func (f *Faulty) Put(ctx context.Context, key string, v []byte, o kv.PutOptions) error {
+	defer f.puts.Add(1)
+	if f.PutGate != nil {
+		select {
+		case <-f.PutGate:
+		case <-ctx.Done():
+			return &kv.Error{Op: "put", Key: key, Err: ctx.Err()}
+		}
+	}
+	if f.PutErr != nil {
+		return &kv.Error{Op: "put", Key: key, Err: f.PutErr}
+	}
+	return f.Namespace.Put(ctx, key, v, o)
+}
+
+// Puts returns how many Puts have returned.
+func (f *Faulty) Puts() int64 { return f.puts.Load() }
+
+// within runs fn and fails t unless it returns within d (real time: a
+// watchdog for code that would otherwise block for good).
+func within(t *testing.T, d time.Duration, what string, fn func()) bool {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		t.Errorf("%s: still blocked after %v", what, d)
+		return false
+	}
 }
 
 // Body1K is a 1 KiB body.
@@ -130,7 +213,7 @@ func Run(t *testing.T, build Build) {
 		rec := env.Do("GET", "/a")
 		assert.Equal(t, 200, rec.Code)
 		assert.Equal(t, "hello", rec.Body.String())
-		assert.Equal(t, "kvkit; fwd=miss; stored", rec.Header().Get("Cache-Status"))
+		assert.Equal(t, "kvkit; fwd=miss", rec.Header().Get("Cache-Status"))
 		assert.Equal(t, "MISS", rec.Header().Get("X-Cache"))
 		assert.Equal(t, "5", rec.Header().Get("Content-Length"))
 
@@ -144,11 +227,12 @@ func Run(t *testing.T, build Build) {
 		assert.Equal(t, "1", rec.Header().Get("X-App"))
 		assert.Equal(t, "text/plain", rec.Header().Get("Content-Type"))
 		assert.EqualValues(t, 1, env.Calls.Load())
+		env.WaitStored(1)
 		assert.Equal(t, kvtest.Counts{Get: 1, Put: 1}, env.NS.Counts(), "one read on the miss, one write; the hit is local")
 
 		env.Clock.Advance(290 * time.Second)
 		rec = env.Do("GET", "/a")
-		assert.Equal(t, "kvkit; fwd=miss; stored", rec.Header().Get("Cache-Status"), "expired after the default 5 min")
+		assert.Equal(t, "kvkit; fwd=miss", rec.Header().Get("Cache-Status"), "expired after the default 5 min")
 		assert.EqualValues(t, 2, env.Calls.Load())
 	})
 
@@ -173,6 +257,7 @@ func Run(t *testing.T, build Build) {
 		t.Parallel()
 		env := NewEnv(t, build, cache.ResponseOptions{}, text("shared"))
 		env.Do("GET", "/s")
+		env.WaitStored(1)
 		other, err := cache.NewResponseCache(env.NS, cache.ResponseOptions{Clock: env.Clock.Now})
 		require.NoError(t, err)
 		defer other.Close(context.Background())
@@ -205,7 +290,7 @@ func Run(t *testing.T, build Build) {
 		rec := env.Do("HEAD", "/h")
 		assert.Equal(t, "kvkit; fwd=miss; detail=head", rec.Header().Get("Cache-Status"))
 		rec = env.Do("GET", "/h")
-		assert.Equal(t, "kvkit; fwd=miss; stored", rec.Header().Get("Cache-Status"))
+		assert.Equal(t, "kvkit; fwd=miss", rec.Header().Get("Cache-Status"))
 		assert.EqualValues(t, 2, env.Calls.Load())
 	})
 
@@ -391,8 +476,9 @@ func Run(t *testing.T, build Build) {
 		env := NewEnv(t, build, cache.ResponseOptions{}, counter())
 		env.Do("GET", "/p?x=1&y=2")
 		env.Do("GET", "/other")
-		require.NoError(t, env.Cache.PurgeURL(context.Background(), "/p?y=2&x=1"))
-		assert.Equal(t, "kvkit; fwd=miss; stored", env.Do("GET", "/p?x=1&y=2").Header().Get("Cache-Status"))
+		require.ErrorIs(t, env.Cache.PurgeURL(context.Background(), "/p?y=2&x=1"), kv.ErrInvalidKey, "the key has a host")
+		require.NoError(t, env.Cache.PurgeURL(context.Background(), "https://example.com/p?y=2&x=1"))
+		assert.Equal(t, "kvkit; fwd=miss", env.Do("GET", "/p?x=1&y=2").Header().Get("Cache-Status"))
 		assert.True(t, strings.HasPrefix(env.Do("GET", "/other").Header().Get("Cache-Status"), "kvkit; hit"))
 	})
 
@@ -408,16 +494,18 @@ func Run(t *testing.T, build Build) {
 			rec := env.Do("GET", p)
 			assert.Empty(t, rec.Header().Get("Cache-Tag"), "the tag header is stripped")
 		}
+		env.WaitStored(3)
 		env.NS.Reset()
 		require.NoError(t, env.Cache.PurgeTag(context.Background(), "product1"))
 		assert.Equal(t, kvtest.Counts{Put: 1}, env.NS.Counts(), "a purge is one KV write, whatever the number of entries")
-		assert.Equal(t, "kvkit; fwd=miss; stored", env.Do("GET", "/product1").Header().Get("Cache-Status"))
+		assert.Equal(t, "kvkit; fwd=miss", env.Do("GET", "/product1").Header().Get("Cache-Status"))
 		assert.True(t, strings.HasPrefix(env.Do("GET", "/product1").Header().Get("Cache-Status"), "kvkit; hit"), "the new response is valid")
 		assert.True(t, strings.HasPrefix(env.Do("GET", "/product2").Header().Get("Cache-Status"), "kvkit; hit"))
 		require.NoError(t, env.Cache.PurgeTag(context.Background(), "products"))
-		assert.Equal(t, "kvkit; fwd=miss; stored", env.Do("GET", "/product1").Header().Get("Cache-Status"))
-		assert.Equal(t, "kvkit; fwd=miss; stored", env.Do("GET", "/product2").Header().Get("Cache-Status"))
+		assert.Equal(t, "kvkit; fwd=miss", env.Do("GET", "/product1").Header().Get("Cache-Status"))
+		assert.Equal(t, "kvkit; fwd=miss", env.Do("GET", "/product2").Header().Get("Cache-Status"))
 		assert.True(t, strings.HasPrefix(env.Do("GET", "/home").Header().Get("Cache-Status"), "kvkit; hit"))
+		env.WaitStored(6)
 
 		// Another process sees the purge within TagCheckInterval.
 		other, err := cache.NewResponseCache(env.NS, cache.ResponseOptions{Clock: env.Clock.Now})
@@ -510,6 +598,7 @@ func Run(t *testing.T, build Build) {
 			assert.Equal(t, Body1K, rec.Body.Bytes())
 		}
 		assert.EqualValues(t, 1, env.Calls.Load())
+		env.WaitStored(1)
 		assert.Equal(t, kvtest.Counts{Get: 1, Put: 1}, env.NS.Counts())
 	})
 
@@ -548,8 +637,63 @@ func Run(t *testing.T, build Build) {
 		ok := ThousandRequests(env.Server)
 		assert.EqualValues(t, 1000, ok)
 		assert.EqualValues(t, 20, env.Calls.Load(), "one handler call per URL")
+		env.WaitStored(20)
 		assert.Equal(t, kvtest.Counts{Get: 20, Put: 20}, env.NS.Counts(), "one KV read and one write per URL")
 		t.Logf("1000 requests, 20 URLs, 50 clients: %d handler calls, KV %+v", env.Calls.Load(), env.NS.Counts())
+	})
+
+	t.Run("a miss is answered before its KV write ends", func(t *testing.T) {
+		t.Parallel()
+		f := &Faulty{PutGate: make(chan struct{})}
+		env := NewEnvWrapped(t, build, cache.ResponseOptions{}, text("hello"), func(ns kv.Namespace) kv.Namespace {
+			f.Namespace = ns
+			return f
+		})
+		var rec *httptest.ResponseRecorder
+		ok := within(t, 5*time.Second, "the miss", func() { rec = env.Do("GET", "/slow-put") })
+		close(f.PutGate)
+		if !ok {
+			return
+		}
+		assert.Equal(t, "hello", rec.Body.String())
+		assert.NotContains(t, rec.Header().Get("Cache-Status"), "stored", "the write had not happened when the header went out")
+		require.Eventually(t, func() bool { return env.Cache.Stats().Stored == 1 }, 5*time.Second, time.Millisecond)
+		assert.True(t, strings.HasPrefix(env.Do("GET", "/slow-put").Header().Get("Cache-Status"), "kvkit; hit"))
+	})
+
+	t.Run("a failed KV write is never reported as stored", func(t *testing.T) {
+		t.Parallel()
+		f := &Faulty{PutErr: kv.ErrUnavailable}
+		env := NewEnvWrapped(t, build, cache.ResponseOptions{}, text("hello"), func(ns kv.Namespace) kv.Namespace {
+			f.Namespace = ns
+			return f
+		})
+		rec := env.Do("GET", "/fail-put")
+		assert.Equal(t, "hello", rec.Body.String())
+		assert.NotContains(t, rec.Header().Get("Cache-Status"), "stored")
+		require.Eventually(t, func() bool { return f.Puts() == 1 }, 5*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return env.Cache.Stats().KVErrors == 1 }, 5*time.Second, time.Millisecond)
+		assert.Zero(t, env.Cache.Stats().Stored, "Stored counts writes that happened")
+		assert.True(t, strings.HasPrefix(env.Do("GET", "/fail-put").Header().Get("Cache-Status"), "kvkit; hit"), "kept in memory")
+	})
+
+	t.Run("a KV read stuck in retries is cut short", func(t *testing.T) {
+		t.Parallel()
+		f := &Faulty{BlockGets: true, GetCtx: make(chan context.Context, 1)}
+		env := NewEnvWrapped(t, build, cache.ResponseOptions{KVTimeout: 20 * time.Millisecond}, text("hello"), func(ns kv.Namespace) kv.Namespace {
+			f.Namespace = ns
+			return f
+		})
+		var rec *httptest.ResponseRecorder
+		if !within(t, 5*time.Second, "the miss", func() { rec = env.Do("GET", "/stuck") }) {
+			return
+		}
+		assert.Equal(t, "hello", rec.Body.String(), "served by the handler (fail open)")
+		ctx := <-f.GetCtx
+		dl, ok := ctx.Deadline()
+		require.True(t, ok, "the read had a deadline")
+		assert.LessOrEqual(t, time.Until(dl), 20*time.Millisecond, "KVTimeout's")
+		assert.EqualValues(t, 1, env.Cache.Stats().KVErrors, "counted as a KV failure")
 	})
 
 	t.Run("KV down: served by the handler, logged without a storm", func(t *testing.T) {
@@ -561,10 +705,12 @@ func Run(t *testing.T, build Build) {
 			assert.Equal(t, 200, rec.Code)
 			assert.Equal(t, fmt.Sprintf("n=%d path=/down/%d", i+1, i), rec.Body.String())
 		}
+		require.Eventually(t, func() bool { return env.Cache.Stats().KVErrors == 60 }, 5*time.Second, time.Millisecond,
+			"30 failed reads and 30 failed writes")
 		logs := env.Logs.String()
 		assert.Equal(t, 1, strings.Count(logs, "KV read failed"))
 		assert.Equal(t, 1, strings.Count(logs, "KV write failed"))
-		assert.EqualValues(t, 60, env.Cache.Stats().KVErrors)
+		assert.Zero(t, env.Cache.Stats().Stored)
 		rec := env.Do("GET", "/down/0")
 		assert.Equal(t, "n=1 path=/down/0", rec.Body.String(), "kept in memory while KV is down")
 	})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/kvkit/kvkit/patterns/session"
 )
@@ -61,15 +62,14 @@ func (w *Writer) Commit() error {
 	w.state = stateCommitted
 	if c != nil {
 		if v := c.String(); v != "" {
-			// A response that sets a session cookie must not be cached by
-			// a shared cache: Vary: Cookie and no-cache for Set-Cookie.
-			// One backing array for the three values; each slice is
-			// capped so a later append copies instead of overwriting.
-			vals := [...]string{v, "Cookie", `no-cache="Set-Cookie"`}
 			h := w.W.Header()
-			sessionAdd(h, "Set-Cookie", vals[0:1:1])
-			sessionAdd(h, "Vary", vals[1:2:2])
-			h["Cache-Control"] = vals[2:3:3]
+			sessionAdd(h, "Set-Cookie", []string{v})
+			// A response that sets a session cookie is that client's
+			// alone: no cache may store it (OWASP Session Management
+			// Cheat Sheet), whatever the handler allowed. The handler's
+			// own directives are kept; no-store overrides them.
+			addNoStore(h)
+			addVary(h, "Cookie")
 		}
 	}
 	return nil
@@ -83,6 +83,40 @@ func sessionAdd(h http.Header, key string, one []string) {
 		return
 	}
 	h[key] = one
+}
+
+// addNoStore adds no-store to the Cache-Control of h, keeping what is
+// there, in one field line.
+func addNoStore(h http.Header) {
+	old := h["Cache-Control"]
+	for _, v := range old {
+		for d := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(d, "=")
+			if strings.EqualFold(strings.TrimSpace(name), "no-store") {
+				return
+			}
+		}
+	}
+	var kept []string
+	for _, v := range old {
+		if v = strings.TrimSpace(v); v != "" {
+			kept = append(kept, v)
+		}
+	}
+	h["Cache-Control"] = []string{strings.Join(append(kept, "no-store"), ", ")}
+}
+
+// addVary adds name to the Vary of h unless it is listed already (in any
+// case) or Vary is "*".
+func addVary(h http.Header, name string) {
+	for _, v := range h["Vary"] {
+		for n := range strings.SplitSeq(v, ",") {
+			if n = strings.TrimSpace(n); n == "*" || strings.EqualFold(n, name) {
+				return
+			}
+		}
+	}
+	h["Vary"] = append(h["Vary"], name)
 }
 
 // Committed reports whether Commit has run (successfully or not).

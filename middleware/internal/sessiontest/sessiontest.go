@@ -269,6 +269,22 @@ func Routes(m *session.Manager[User]) http.Handler {
 		wg.Wait()
 		get(w, r)
 	})
+	mux.HandleFunc("GET /cc", func(w http.ResponseWriter, r *http.Request) {
+		// Caching headers of the handler's own, then maybe a session change.
+		if cc := r.URL.Query().Get("cc"); cc != "" {
+			w.Header().Set("Cache-Control", cc)
+		}
+		if v := r.URL.Query().Get("vary"); v != "" {
+			w.Header().Set("Vary", v)
+		}
+		s := m.FromContext(r.Context())
+		if r.URL.Query().Has("set") {
+			_ = s.Set(r.Context(), User{ID: "cc"})
+		} else {
+			_, _, _ = s.Get(r.Context())
+		}
+		fmt.Fprint(w, "cc")
+	})
 	mux.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s|%s", r.Header.Get("X-User"), r.Header.Get("X-User-Again"))
 	})
@@ -369,6 +385,27 @@ func Cases() []Case {
 			assert.Equal(t, int64(1), counts.Get)
 			assert.Equal(t, int64(1), counts.Put)
 			assert.Zero(t, counts.Delete)
+		}},
+		{Name: "a session cookie keeps the handler's Cache-Control and adds no-store", Run: func(t *testing.T, e *Env) {
+			for _, tc := range []struct{ query, wantCC, wantVary string }{
+				{"?set&cc=private,+no-store", "private, no-store", "Cookie"},
+				{"?set&cc=public,+max-age=60&vary=Accept-Encoding", "public, max-age=60, no-store", "Accept-Encoding, Cookie"},
+				{"?set&vary=cookie", "no-store", "cookie"},
+				{"?set&cc=no-store", "no-store", "Cookie"},
+				{"?set", "no-store", "Cookie"},
+			} {
+				resp, _ := e.DoCookie("GET", "/cc"+tc.query, "")
+				require.NotNil(t, SessionCookie(resp, "session"), tc.query)
+				assert.Equal(t, tc.wantCC, strings.Join(resp.Header.Values("Cache-Control"), ", "), tc.query)
+				assert.Equal(t, tc.wantVary, strings.Join(resp.Header.Values("Vary"), ", "), tc.query)
+			}
+			e.Login("u1")
+			resp, _ := e.Do("GET", "/cc?cc=public,+max-age=60")
+			assert.Nil(t, SessionCookie(resp, "session"))
+			assert.Equal(t, "public, max-age=60", resp.Header.Get("Cache-Control"), "no cookie set: the handler's header is untouched")
+			resp, _ = e.Do("POST", "/logout")
+			require.NotNil(t, SessionCookie(resp, "session"))
+			assert.Contains(t, resp.Header.Get("Cache-Control"), "no-store", "an expired cookie too")
 		}},
 		{Name: "malformed cookies make no KV call", Run: func(t *testing.T, e *Env) {
 			good := e.Login("u1")

@@ -1,0 +1,96 @@
+// Package reqmark carries facts about one request between kvkit layers that
+// do not import each other: the session store marks a request whose
+// response depends on who sent it, and the response cache, wherever it sits
+// in the middleware stack, never stores such a response for others. Rate
+// limiters mark the response headers that belong to one client.
+//
+// One *Mark serves a whole request: the first layer that wants one puts it
+// in the request's context (With), and every later layer finds it there
+// (From) and shares it. The zero Mark is ready to use, and a nil *Mark
+// ignores every call, so callers need no checks.
+package reqmark
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Mark is the per-request record. It is safe for concurrent use.
+type Mark struct {
+	personal atomic.Bool
+	mu       sync.Mutex
+	headers  []string // canonical names of per-client response headers
+}
+
+type keyType struct{}
+
+// Key is the context key under which a *Mark is stored. Layers that answer
+// Value themselves (the session's context) compare against it.
+var Key any = keyType{}
+
+// From returns the request's mark, or nil when no layer has put one in ctx.
+func From(ctx context.Context) *Mark {
+	m, _ := ctx.Value(Key).(*Mark)
+	return m
+}
+
+// With returns ctx carrying m.
+func With(ctx context.Context, m *Mark) context.Context {
+	return context.WithValue(ctx, Key, m)
+}
+
+// Ensure returns ctx's mark, adding a new one to ctx when there is none.
+func Ensure(ctx context.Context) (context.Context, *Mark) {
+	if m := From(ctx); m != nil {
+		return ctx, m
+	}
+	m := &Mark{}
+	return With(ctx, m), m
+}
+
+// SetPersonal records that the response depends on who sent the request
+// (it was rendered from their session): it must not be stored for others.
+func (m *Mark) SetPersonal() {
+	if m != nil && !m.personal.Load() {
+		m.personal.Store(true)
+	}
+}
+
+// Personal reports whether SetPersonal was called.
+func (m *Mark) Personal() bool { return m != nil && m.personal.Load() }
+
+// PerClient records response headers (canonical names) that describe this
+// client only, such as its remaining rate-limit quota: a cache stores the
+// response without them.
+func (m *Mark) PerClient(names ...string) {
+	if m == nil || len(names) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range names {
+		if !contains(m.headers, n) {
+			m.headers = append(m.headers, n)
+		}
+	}
+}
+
+// IsPerClient reports whether name (canonical) was given to PerClient.
+func (m *Mark) IsPerClient(name string) bool {
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return contains(m.headers, name)
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

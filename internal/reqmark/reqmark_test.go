@@ -1,0 +1,39 @@
+package reqmark_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/kvkit/kvkit/internal/reqmark"
+)
+
+func TestMark(t *testing.T) {
+	t.Parallel()
+	var none *reqmark.Mark
+	none.SetPersonal() // a nil mark ignores every call
+	none.PerClient("X-A")
+	assert.False(t, none.Personal())
+	assert.False(t, none.IsPerClient("X-A"))
+	assert.Nil(t, reqmark.From(context.Background()))
+
+	ctx, m := reqmark.Ensure(context.Background())
+	assert.Same(t, m, reqmark.From(ctx))
+	ctx2, m2 := reqmark.Ensure(context.WithValue(ctx, struct{}{}, 1))
+	assert.Same(t, m, m2, "a layer further in shares the mark")
+	assert.Same(t, m, reqmark.From(ctx2))
+
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			m.SetPersonal()
+			m.PerClient("X-Ratelimit-Remaining", "Retry-After")
+		})
+	}
+	wg.Wait()
+	assert.True(t, m.Personal())
+	assert.True(t, m.IsPerClient("Retry-After"))
+	assert.False(t, m.IsPerClient("Content-Type"))
+}
