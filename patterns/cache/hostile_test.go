@@ -382,15 +382,17 @@ func TestResponseCacheKVFaultsFailOpenFast(t *testing.T) {
 			for range 3 {
 				srv.Inject(kvserver.RouteGetValue, tc.fault, tc.fault, tc.fault, tc.fault)
 			}
+			srv.ResetHits()
 			for i := range 3 {
-				srv.ResetHits()
 				rec := httptest.NewRecorder()
 				require.NoError(t, rc.Serve(rec, httptest.NewRequest("GET", fmt.Sprintf("/down/%d", i), nil), respText("from the handler")))
 				assert.Equal(t, "from the handler", rec.Body.String())
-				// One attempt (net/http may resend a GET once on a dropped
-				// connection); no retry fits in the deadline.
-				assert.LessOrEqual(t, srv.Hits(kvserver.RouteGetValue), 2)
 			}
+			// One attempt per read (net/http may resend a GET once on a
+			// dropped connection); no retry fits in the deadline. Counted
+			// over the three reads, because a resend that the deadline cut
+			// short can still reach the server during the next read.
+			assert.LessOrEqual(t, srv.Hits(kvserver.RouteGetValue), 2*3)
 			// The sleep blocks until its context ends: without the cache's
 			// deadline the reads above would never have returned.
 			assert.True(t, sleep.calls.Load() == 0 || sleep.hadDeadline.Load())
