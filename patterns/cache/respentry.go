@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // hitHeaders are the Age and Cache-Status values of one entry for one
@@ -271,9 +272,10 @@ func queryName(p string) string {
 }
 
 // kvKeyFor maps a cache key to a KV key: prefix+key when it is a valid KV
-// key, else prefix+"#"+sha256(key).
+// key (printable, valid UTF-8: a raw query may carry any byte), else
+// prefix+"#"+sha256(key).
 func kvKeyFor(prefix, key string) string {
-	if k := prefix + key; len(k) <= 512 && key != "" && k != "." && k != ".." && printable(key) {
+	if k := prefix + key; len(k) <= 512 && key != "" && k != "." && k != ".." && printable(key) && utf8.ValidString(k) {
 		return k
 	}
 	sum := sha256.Sum256([]byte(key))
