@@ -57,3 +57,17 @@ func TestRandomOrderVisitsEveryItem(t *testing.T) {
 		}
 	}
 }
+
+func TestInOrderCopiesEveryItem(t *testing.T) {
+	items := []string{"a", "bb", "ccc"}
+	got := inOrder(items, 6, 1)
+	seen := map[string]int{}
+	for _, s := range got {
+		seen[s]++
+	}
+	for _, s := range items {
+		if seen[s] != 2 {
+			t.Errorf("%q seen %d times in two passes, want 2", s, seen[s])
+		}
+	}
+}

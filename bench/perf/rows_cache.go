@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,19 +179,30 @@ func (d *discardWriter) Header() http.Header         { return d.h }
 func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discardWriter) WriteHeader(int)             {}
 
-func hits(h http.Handler, urls []*url.URL, order []int32) Side {
+func hits(h http.Handler, paths []string) Side {
+	// The URLs in the order they are requested, side by side in memory,
+	// as fresh as a server's parsed request: the harness must not add a
+	// cache miss per request that only the large side pays.
+	urls := make([]url.URL, len(paths))
+	for i, p := range paths {
+		urls[i].Path = p
+	}
 	r, _ := http.NewRequest(http.MethodGet, "/", nil)
 	w := &discardWriter{h: http.Header{}}
 	i := 0
 	return func(n int) {
 		for range n {
-			r.URL = urls[order[i%len(order)]]
+			r.URL = &urls[i%len(urls)]
 			i++
 			clear(w.h)
 			h.ServeHTTP(w, r)
 		}
 	}
 }
+
+// orderLen is the length of the request sequences of the scale rows: at
+// least 100,000, so that every item of the large side is visited.
+const orderLen = 1 << 17
 
 // randomOrder returns n indexes into size items, in a random order that
 // visits every item when n >= size.
@@ -206,6 +218,38 @@ func randomOrder(size, n int, seed uint64) []int32 {
 		}
 	}
 	return out
+}
+
+// inOrder returns copies of items in a random order (see randomOrder),
+// laid out one after the other in one block of memory, so that reading
+// them in turn costs the same at any number of items.
+func inOrder(items []string, n int, seed uint64) []string {
+	order := randomOrder(len(items), n, seed)
+	var size int
+	for _, i := range order {
+		size += len(items[i])
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, i := range order {
+		b.WriteString(items[i])
+	}
+	all := b.String()
+	out := make([]string, n)
+	at := 0
+	for j, i := range order {
+		out[j] = all[at : at+len(items[i])]
+		at += len(items[i])
+	}
+	return out
+}
+
+func itemPaths(n int) []string {
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = "/items/" + strconv.Itoa(i)
+	}
+	return paths
 }
 
 func itemURLs(n int) []*url.URL {
@@ -250,9 +294,8 @@ func rowRespCacheScale(c *Config) (Line, error) {
 		return Line{}, err
 	}
 	defer closeAll(rcs)
-	const orderLen = 1 << 20
-	ours := hits(hb, itemURLs(big), randomOrder(big, orderLen, 1))
-	ref := hits(hs, itemURLs(small), randomOrder(small, orderLen, 2))
+	ours := hits(hb, inOrder(itemPaths(big), orderLen, 1))
+	ref := hits(hs, inOrder(itemPaths(small), orderLen, 2))
 	b0 := rcb.Stats()
 	cmp := c.Compare("respcache-100k", Pair{Ours: ours, Ref: ref})
 	b1 := rcb.Stats()
