@@ -15,9 +15,12 @@
 // median of the per-round ratios, and the interquartile range of those
 // ratios is printed beside it. A shared, noisy machine can preempt a
 // batch; the median of ratios lets that batch fall away instead of
-// skewing a sum. Rows that time one whole operation (loading every flag,
-// flushing 100,000 counters) rebuild their state between rounds and
-// report the median of -oneshot rounds.
+// skewing a sum. Batches are timed by the CPU time of the whole process
+// (every thread: GC workers, flushers and waiters included), which leaves
+// out the time spent waiting for a core while other work runs on the
+// machine; -wall times them by the wall clock instead. Rows that time one
+// whole operation (loading every flag, flushing 100,000 counters) rebuild
+// their state between rounds and report the median of -oneshot rounds.
 //
 // The HTTP rows answer each request as a server would: a fresh copy of a
 // prepared request (Request.Clone) and a fresh httptest.ResponseRecorder,
@@ -60,11 +63,12 @@ func main() {
 	oneshot := flag.Int("oneshot", 5, "rounds of the rows that time one whole operation")
 	profile := flag.String("profile", "", "directory for one CPU profile per row (our side alone)")
 	profFor := flag.Duration("profile-time", 3*time.Second, "how long each row is profiled")
+	wall := flag.Bool("wall", false, "time batches by the wall clock instead of the process's CPU time")
 	list := flag.Bool("list", false, "list the rows and exit")
 	flag.Parse()
 
 	cfg := &Config{Batch: *batch, Rounds: *rounds, OneShotRounds: *oneshot, Scale: 1,
-		ProfileDir: *profile, Profile: *profFor}
+		ProfileDir: *profile, Profile: *profFor, Wall: *wall}
 	if *quick {
 		cfg.Quick, cfg.Batch, cfg.Rounds, cfg.OneShotRounds, cfg.Scale = true, time.Millisecond, 3, 1, 10
 	}
@@ -93,8 +97,12 @@ func main() {
 // Table runs the rows matching re and prints the table to w. It returns
 // the number of rows that failed to run.
 func Table(w io.Writer, cfg *Config, re *regexp.Regexp) (failed int) {
-	fmt.Fprintf(w, "kvkit performance table: %s, %s/%s, GOMAXPROCS=%d, %d rounds of %v",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), cfg.Rounds, cfg.Batch)
+	clock := "process CPU time"
+	if cfg.Wall {
+		clock = "wall clock"
+	}
+	fmt.Fprintf(w, "kvkit performance table: %s, %s/%s, GOMAXPROCS=%d, %d rounds of %v by %s",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), cfg.Rounds, cfg.Batch, clock)
 	if cfg.Quick {
 		fmt.Fprint(w, ", QUICK (sizes / 10, targets not judged)")
 	}

@@ -32,6 +32,10 @@ type Config struct {
 	// Quick marks a run that checks that each row works: targets are
 	// printed but not judged.
 	Quick bool
+	// Wall times batches by the wall clock instead of the process's CPU
+	// time. CPU time leaves out the time the process waited for a core,
+	// which on a shared machine is most of the noise.
+	Wall bool
 }
 
 // n returns size scaled down for quick runs (never below min).
@@ -62,18 +66,26 @@ type Cmp struct {
 	Rounds                int
 }
 
-func timeIt(s Side, n int) time.Duration {
-	t0 := time.Now()
+// clock returns the current time of the clock batches are timed by.
+func (c *Config) clock() time.Duration {
+	if c.Wall {
+		return time.Duration(time.Now().UnixNano())
+	}
+	return cpuTime()
+}
+
+func (c *Config) timeIt(s Side, n int) time.Duration {
+	t0 := c.clock()
 	s(n)
-	return time.Since(t0)
+	return c.clock() - t0
 }
 
 // calibrate returns the n for which one batch of s takes about d; it also
 // serves as s's warm-up.
-func calibrate(s Side, d time.Duration) int {
+func (c *Config) calibrate(s Side, d time.Duration) int {
 	n := 1
 	for {
-		t := timeIt(s, n)
+		t := c.timeIt(s, n)
 		if t >= d/4 || n >= 1<<30 {
 			if t <= 0 {
 				t = 1
@@ -103,10 +115,10 @@ func (c *Config) Compare(name string, p Pair) Cmp {
 	if p.PerOp == 0 {
 		p.PerOp = 1
 	}
-	nO, nR := calibrate(p.Ours, c.Batch), calibrate(p.Ref, c.Batch)
+	nO, nR := c.calibrate(p.Ours, c.Batch), c.calibrate(p.Ref, c.Batch)
 	// One more batch each, at the calibrated size, before the clock counts.
-	timeIt(p.Ours, nO)
-	timeIt(p.Ref, nR)
+	c.timeIt(p.Ours, nO)
+	c.timeIt(p.Ref, nR)
 	runtime.GC()
 	ratios := make([]float64, 0, c.Rounds)
 	oursNs := make([]float64, 0, c.Rounds)
@@ -114,11 +126,11 @@ func (c *Config) Compare(name string, p Pair) Cmp {
 	for i := range c.Rounds {
 		var to, tr time.Duration
 		if i%2 == 0 {
-			to = timeIt(p.Ours, nO)
-			tr = timeIt(p.Ref, nR)
+			to = c.timeIt(p.Ours, nO)
+			tr = c.timeIt(p.Ref, nR)
 		} else {
-			tr = timeIt(p.Ref, nR)
-			to = timeIt(p.Ours, nO)
+			tr = c.timeIt(p.Ref, nR)
+			to = c.timeIt(p.Ours, nO)
 		}
 		o := float64(to.Nanoseconds()) / float64(nO)
 		r := float64(tr.Nanoseconds()) / float64(nR)
@@ -153,9 +165,9 @@ func (c *Config) OneShot(name string, ours, ref func() (Prepared, error), limit 
 			return 0, err
 		}
 		runtime.GC()
-		t0 := time.Now()
+		t0 := c.clock()
 		err = op()
-		return time.Since(t0), err
+		return c.clock() - t0, err
 	}
 	var ous, rs []float64
 	for i := range c.OneShotRounds {
