@@ -13,6 +13,7 @@ var rows = []Row{
 	{"respcache-100k", "Response-cache hit at 100k URLs vs at 10 URLs", "≤ 1.5×", rowRespCacheScale},
 	{"respcache-mem", "Response-cache memory per entry, 1 KiB body", "≤ body + 400 B", rowRespCacheMem},
 	{"session-100k", "Session read with 100k live sessions vs with 10 (embedded backend)", "≤ 1.2×", rowSessionScale},
+	{"session-100k-read", "The same, the read alone (Open + Get, no HTTP)", "≤ 1.2×", rowSessionScaleRead},
 	{"flags-10k", "Flag check with 10k flags vs with 10", "≤ 1.3×", rowFlagsScale},
 	{"flags-first", "First check of each flag with 10k flags (time to load all)", "≤ 50 ms", rowFlagsFirst},
 	{"counter-flush", "Counter flush of 100k dirty keys", "≤ 0.2 s, bulk writes ≤ 10,000", rowCounterFlush},
