@@ -18,7 +18,9 @@
 // skewing a sum. Batches are timed by the CPU time of the whole process
 // (every thread: GC workers, flushers and waiters included), which leaves
 // out the time spent waiting for a core while other work runs on the
-// machine; -wall times them by the wall clock instead. Rows that time one
+// machine; -wall times them by the wall clock instead. Each batch starts
+// after a garbage collection (not timed), so that neither side pays for
+// the other's garbage. Rows that time one
 // whole operation (loading every flag, flushing 100,000 counters) rebuild
 // their state between rounds and report the median of -oneshot rounds.
 //

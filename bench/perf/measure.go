@@ -74,7 +74,13 @@ func (c *Config) clock() time.Duration {
 	return cpuTime()
 }
 
+// timeIt times n operations of s. A collection runs first, outside the
+// clock, so that one side never pays for collecting the garbage the other
+// made (on a large heap one cycle can cost more than a batch, and landing
+// on the same side round after round it skewed the median); the cycles a
+// batch's own allocations start still count.
 func (c *Config) timeIt(s Side, n int) time.Duration {
+	runtime.GC()
 	t0 := c.clock()
 	s(n)
 	return c.clock() - t0

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -64,12 +65,23 @@ func rowCounterFlush(c *Config) (Line, error) {
 	fixed := time.Now()
 	clock := func() time.Time { return fixed }
 	var calls string
+	var firsts []float64      // the first flush of each round: every key new in KV
 	var prev *counter.Counter // closed by the next round, outside the clock
 	defer func() {
 		if prev != nil {
 			closeAll(prev)
 		}
 	}()
+	incrementAll := func(ctr *counter.Counter) error {
+		for _, name := range names {
+			if _, err := ctr.Increment(ctx, name, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The steady state a flusher sees every interval: counters that KV
+	// already holds, each incremented since the last flush.
 	ours := func() (Prepared, error) {
 		if prev != nil {
 			closeAll(prev)
@@ -80,17 +92,23 @@ func rowCounterFlush(c *Config) (Line, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, name := range names {
-			if _, err := ctr.Increment(ctx, name, 1); err != nil {
-				closeAll(ctr)
-				return nil, err
-			}
+		prev = ctr
+		if err := incrementAll(ctr); err != nil {
+			return nil, err
+		}
+		runtime.GC()
+		t0 := c.clock()
+		if err := ctr.Flush(ctx); err != nil {
+			return nil, err
+		}
+		firsts = append(firsts, float64(c.clock()-t0))
+		if err := incrementAll(ctr); err != nil {
+			return nil, err
 		}
 		before := counted.String()
-		prev = ctr
 		return func() error {
 			err := ctr.Flush(ctx)
-			calls = "before the flush " + before + "; after it " + counted.String()
+			calls = "before the timed flush " + before + "; after it " + counted.String()
 			if err == nil && counted.maxPut > kv.MaxBulkWrite {
 				err = fmt.Errorf("a bulk write of %d pairs", counted.maxPut)
 			}
@@ -103,14 +121,15 @@ func rowCounterFlush(c *Config) (Line, error) {
 		for i, name := range names {
 			pairs[i] = kv.Pair{Key: counter.DefaultPrefix + name, Value: []byte("1")}
 		}
-		return func() error {
+		putAll := func() error {
 			for lo := 0; lo < n; lo += kv.MaxBulkWrite {
 				if err := ns.PutBulk(ctx, pairs[lo:min(lo+kv.MaxBulkWrite, n)]); err != nil {
 					return err
 				}
 			}
 			return nil
-		}, nil
+		}
+		return putAll, putAll() // the keys exist, as the flush's do
 	}
 	o, r, rounds, err := c.OneShot("counter-flush", ours, ref, 5*time.Second)
 	if err != nil {
@@ -120,8 +139,8 @@ func rowCounterFlush(c *Config) (Line, error) {
 	return Line{
 		Ours: fmtNs(float64(o)), Ref: fmtNs(float64(r)) + " (PutBulk by 10,000)",
 		Ratio: fmt.Sprintf("%.2f×", float64(o)/float64(r)), Pass: o <= limit, Judged: true,
-		Notes: fmt.Sprintf("Flush of %d dirty keys (each incremented once, known), kv/memory: %s per key; %s; median of %d rounds",
-			n, fmtNs(float64(o)/float64(n)), calls, rounds),
+		Notes: fmt.Sprintf("Flush of %d dirty keys that KV already holds (each incremented once since the last flush), kv/memory: %s per key; the first flush, every key new: %s; %s; median of %d rounds",
+			n, fmtNs(float64(o)/float64(n)), fmtNs(median(firsts)), calls, rounds),
 	}, nil
 }
 
