@@ -15,8 +15,8 @@ import (
 // A flatPlan, built once per type, decodes such an object directly: it
 // handles exactly what it recognises and gives up (returning false) on
 // anything else: escapes or invalid UTF-8 in a string, a key that matches
-// a field only case-insensitively, a value of another type, null-free
-// numbers out of range... The record then goes to json.Unmarshal, so the
+// a field only case-insensitively, a value of another type, a number out
+// of its field's range... The record then goes to json.Unmarshal, so the
 // result is always what json.Unmarshal gives (FuzzDecodeRecordFlat checks
 // it).
 
@@ -72,8 +72,6 @@ func planFor(t reflect.Type) *flatPlan {
 		}
 		if name == "" {
 			name = f.Name
-		} else if !plainName(name) {
-			return nil
 		}
 		if !plainName(name) || seen[strings.ToUpper(name)] {
 			return nil
