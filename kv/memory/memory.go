@@ -43,7 +43,8 @@ type Namespace struct {
 	cursorKey [16]byte // signs list cursors
 
 	mu       sync.RWMutex
-	byKey    *btree.BTreeG[*entry] // every stored entry, in UTF-8 byte order
+	byName   map[string]*entry     // every stored entry, for point lookups
+	byKey    *btree.BTreeG[*entry] // the same entries in UTF-8 byte order, for listing
 	byExpiry *btree.BTreeG[*entry] // entries that expire, by (expiration, key)
 }
 
@@ -67,8 +68,9 @@ func New(opts Options) *Namespace {
 		now = time.Now
 	}
 	n := &Namespace{
-		now:   now,
-		byKey: btree.NewG(32, func(a, b *entry) bool { return a.key < b.key }),
+		now:    now,
+		byName: make(map[string]*entry),
+		byKey:  btree.NewG(32, func(a, b *entry) bool { return a.key < b.key }),
 		byExpiry: btree.NewG(32, func(a, b *entry) bool {
 			if a.expires != b.expires {
 				return a.expires < b.expires
@@ -107,7 +109,7 @@ func (n *Namespace) Get(ctx context.Context, key string, opts kv.GetOptions) (kv
 	now := n.now().Unix()
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	e, ok := n.byKey.Get(&entry{key: key})
+	e, ok := n.byName[key]
 	if !ok || e.expired(now) {
 		return kv.Entry[[]byte]{}, false, nil
 	}
@@ -163,10 +165,19 @@ func newEntry(key string, value []byte, opts kv.PutOptions, now time.Time) *entr
 }
 
 // store replaces key's entry and drops entries that have expired. n.mu must
-// be held for writing.
+// be held for writing. A key that exists keeps its entry, whose fields are
+// overwritten: the key tree then need not be walked (readers copy what
+// they return under n.mu, so no one holds on to an entry's fields).
 func (n *Namespace) store(e *entry, now int64) {
-	if old, ok := n.byKey.ReplaceOrInsert(e); ok && old.expires != 0 {
-		n.byExpiry.Delete(old)
+	if old, ok := n.byName[e.key]; ok {
+		if old.expires != 0 {
+			n.byExpiry.Delete(old) // ordered by expiry: out before it changes
+		}
+		old.value, old.meta, old.expires = e.value, e.meta, e.expires
+		e = old
+	} else {
+		n.byName[e.key] = e
+		n.byKey.ReplaceOrInsert(e)
 	}
 	if e.expires != 0 {
 		n.byExpiry.ReplaceOrInsert(e)
@@ -183,6 +194,7 @@ func (n *Namespace) sweep(now int64) {
 		}
 		n.byExpiry.DeleteMin()
 		n.byKey.Delete(e)
+		delete(n.byName, e.key)
 	}
 }
 
@@ -202,7 +214,13 @@ func (n *Namespace) Delete(ctx context.Context, key string) error {
 }
 
 func (n *Namespace) remove(key string) {
-	if old, ok := n.byKey.Delete(&entry{key: key}); ok && old.expires != 0 {
+	old, ok := n.byName[key]
+	if !ok {
+		return
+	}
+	delete(n.byName, key)
+	n.byKey.Delete(old)
+	if old.expires != 0 {
 		n.byExpiry.Delete(old)
 	}
 }
@@ -315,7 +333,7 @@ func (n *Namespace) GetBulk(ctx context.Context, keys []string, opts kv.GetOptio
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	for _, k := range keys {
-		if e, ok := n.byKey.Get(&entry{key: k}); ok && !e.expired(now) {
+		if e, ok := n.byName[k]; ok && !e.expired(now) {
 			out[k] = e.toEntry(opts.WithMetadata)
 		}
 	}
@@ -375,11 +393,10 @@ func (n *Namespace) Len() int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	count := 0
-	n.byKey.Ascend(func(e *entry) bool {
+	for _, e := range n.byName {
 		if !e.expired(now) {
 			count++
 		}
-		return true
-	})
+	}
 	return count
 }

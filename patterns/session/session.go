@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -125,6 +126,7 @@ type Manager[T any] struct {
 	log      *slog.Logger
 	key      *contextKey
 	cache    *readCache[T] // nil when Options.CacheTTL is 0
+	plan     *flatPlan     // decodes a flat T; nil otherwise
 
 	lastLog    atomic.Int64 // unix seconds of the last log line
 	suppressed atomic.Int64
@@ -199,6 +201,7 @@ func New[T any](ns kv.Namespace, opts Options) (*Manager[T], error) {
 	return &Manager[T]{
 		ns: ns, prefix: opts.Prefix, lifetime: opts.Lifetime, idle: opts.IdleTimeout,
 		cookie: opts.Cookie, now: opts.Clock, log: opts.Logger, key: new(contextKey), cache: cache,
+		plan: planFor(reflect.TypeFor[T]()),
 	}, nil
 }
 

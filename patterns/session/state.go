@@ -107,7 +107,7 @@ func (s *Session[T]) load(ctx context.Context) error {
 	// Decode straight into the Session (no second copy of T on the heap).
 	rec := &s.rec
 	if !decoded {
-		if err := decodeRecord(value, rec); err != nil {
+		if err := decodeRecord(value, rec, s.m.plan); err != nil {
 			*rec = record[T]{}
 			s.loadErr = &kv.Error{Op: "session.load", Key: key, Err: errors.Join(kv.ErrCodec, err)}
 			return s.loadErr
