@@ -22,6 +22,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/option"
 
 	"github.com/kvkit/kvkit/kv"
+	"github.com/kvkit/kvkit/kv/internal/retry"
 )
 
 // Options tunes a Namespace. The zero value means the defaults.
@@ -59,36 +60,20 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-func (o *Options) fill() error {
-	switch {
-	case o.MaxAttempts < 0, o.BaseBackoff < 0, o.MaxBackoff < 0, o.MaxRetryAfter < 0:
-		return errors.New("negative retry setting")
-	}
-	if o.MaxAttempts == 0 {
-		o.MaxAttempts = 4
-	}
-	if o.BaseBackoff == 0 {
-		o.BaseBackoff = 500 * time.Millisecond
-	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = 8 * time.Second
-	}
-	if o.MaxBackoff < o.BaseBackoff {
-		o.MaxBackoff = o.BaseBackoff
-	}
-	if o.MaxRetryAfter == 0 {
-		o.MaxRetryAfter = 30 * time.Second
-	}
+func (o *Options) fill() {
 	if o.Clock == nil {
 		o.Clock = time.Now
-	}
-	if o.Sleep == nil {
-		o.Sleep = sleepCtx
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return nil
+}
+
+// retryPolicy is o's retry settings, with their defaults.
+func (o *Options) retryPolicy() (retry.Policy, error) {
+	p := retry.Policy{MaxAttempts: o.MaxAttempts, BaseBackoff: o.BaseBackoff, MaxBackoff: o.MaxBackoff, MaxRetryAfter: o.MaxRetryAfter, Sleep: o.Sleep}
+	err := p.Fill(500*time.Millisecond, 8*time.Second)
+	return p, err
 }
 
 // Namespace is one Workers KV namespace reached through the Cloudflare REST
@@ -99,6 +84,7 @@ type Namespace struct {
 	account string
 	id      string
 	opts    Options
+	policy  retry.Policy
 	log     *slog.Logger
 	reqOpts []option.RequestOption
 
@@ -129,10 +115,12 @@ func New(svc *cfkv.KVService, accountID, namespaceID string, opts Options) (*Nam
 	case namespaceID == "" || strings.ContainsAny(namespaceID, "/?#% "):
 		return nil, &kv.Error{Op: "new", Err: invalid("namespace ID " + strconv.Quote(namespaceID) + " is empty or malformed")}
 	}
-	if err := opts.fill(); err != nil {
+	opts.fill()
+	policy, err := opts.retryPolicy()
+	if err != nil {
 		return nil, &kv.Error{Op: "new", Err: invalid(err.Error())}
 	}
-	n := &Namespace{client: svc, account: accountID, id: namespaceID, opts: opts, log: opts.Logger}
+	n := &Namespace{client: svc, account: accountID, id: namespaceID, opts: opts, policy: policy, log: opts.Logger}
 	n.reqOpts = append([]option.RequestOption{option.WithEnvironmentProduction(), option.WithMaxRetries(0)}, opts.RequestOptions...)
 	n.reqOpts = append(n.reqOpts, option.WithMaxRetries(0), option.WithMiddleware(observe))
 	return n, nil

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/shared"
 
 	"github.com/kvkit/kvkit/kv"
+	"github.com/kvkit/kvkit/kv/internal/retry"
 )
 
 // APIError is the cause kvkit attaches to a failed API call: the kv sentinel
@@ -128,76 +128,19 @@ func observe(req *http.Request, next option.MiddlewareNext) (*http.Response, err
 }
 
 // classify turns a failed attempt into an *APIError. w is what observe saw
-// of its response (status 0: no response, a transport error). retry reports
+// of its response (status 0: no response, a transport error). again reports
 // whether another attempt may succeed.
-func classify(err error, w *wire) (ae *APIError, retry bool) {
+func classify(err error, w *wire) (ae *APIError, again bool) {
 	if w.status >= 400 {
 		ae = &APIError{Status: w.status, Errors: w.errors, Cause: err}
 		if w.header != nil {
-			ae.RetryAfter = parseRetryAfter(w.header, time.Now())
+			ae.RetryAfter = retry.ParseRetryAfter(w.header, time.Now())
 		}
-		switch s := w.status; {
-		case s == http.StatusTooManyRequests:
-			ae.Sentinel, retry = kv.ErrRateLimited, true
-		case s == http.StatusUnauthorized || s == http.StatusForbidden:
-			ae.Sentinel = kv.ErrUnauthorized
-		case s == http.StatusNotFound:
-			ae.Sentinel = kv.ErrNotFound
-		case s == http.StatusRequestTimeout || s >= 500:
-			ae.Sentinel, retry = kv.ErrUnavailable, true
-		}
-		return ae, retry
+		ae.Sentinel, again = retry.Status(w.status)
+		return ae, again
 	}
 	// Transport errors: connection refused or reset, a dropped response.
 	return &APIError{Sentinel: kv.ErrUnavailable, Cause: err}, true
-}
-
-// parseRetryAfter reads Retry-After-Ms, then Retry-After (seconds or an HTTP
-// date), as the SDK does.
-func parseRetryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("Retry-After-Ms"); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
-			return time.Duration(ms * float64(time.Millisecond))
-		}
-	}
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs > 0 {
-			return time.Duration(secs * float64(time.Second))
-		}
-		return 0
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-// backoff returns the wait before attempt n+1 (n >= 1): exponential from
-// BaseBackoff, capped at MaxBackoff, with "equal jitter" (half fixed, half
-// random) so clients that failed together do not retry together.
-func (o *Options) backoff(n int) time.Duration {
-	d := o.BaseBackoff << (n - 1)
-	if d > o.MaxBackoff || d <= 0 {
-		d = o.MaxBackoff
-	}
-	half := d / 2
-	return half + rand.N(half+1)
-}
-
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // attempt makes one attempt and counts the requests it put on the wire: one,
@@ -218,39 +161,20 @@ func (n *Namespace) attempt(ctx context.Context, op int, w *wire, call func(ctx 
 // and the kv.Error; call makes one HTTP request (the SDK's own retries are
 // off). It returns nil, a context error, or an *APIError.
 func (n *Namespace) do(ctx context.Context, op int, call func(ctx context.Context) error) error {
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	return n.policy.Do(ctx, n.policy.MaxAttempts, func(ctx context.Context, attempt int) (retry.Verdict, error) {
 		var w wire
 		err := n.attempt(ctx, op, &w, call)
 		if err == nil {
-			return nil
+			return retry.Verdict{}, nil
 		}
 		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-			return ctx.Err()
+			return retry.Verdict{}, ctx.Err()
 		}
-		ae, retry := classify(err, &w)
+		ae, again := classify(err, &w)
 		ae.Attempts = attempt
-		if !retry || attempt >= n.opts.MaxAttempts {
-			return ae
-		}
-		wait := n.opts.backoff(attempt)
-		if ae.RetryAfter > 0 {
-			if ae.RetryAfter > n.opts.MaxRetryAfter {
-				// Waiting less than asked would only spend another request
-				// on a certain 429; let the caller decide.
-				return ae
-			}
-			wait = max(wait, ae.RetryAfter)
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return ae // the retry could not finish in time
-		}
-		n.log.Debug("kvkit/cloudflare: retrying", "endpoint", opNames[op], "attempt", attempt, "wait", wait, "err", ae)
+		return retry.Verdict{Retry: again, RetryAfter: ae.RetryAfter}, ae
+	}, func(attempt int, wait time.Duration, err error) {
+		n.log.Debug("kvkit/cloudflare: retrying", "endpoint", opNames[op], "attempt", attempt, "wait", wait, "err", err)
 		n.retries.Add(1)
-		if err := n.opts.Sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kvkit/kvkit/kv"
+	"github.com/kvkit/kvkit/kv/internal/retry"
 )
 
 // The error codes of the Worker's protocol (worker/README.md), each with
@@ -165,9 +165,9 @@ func sentinelOf(code string, status int) error {
 // maxErrorBody bounds how much of an error response is read.
 const maxErrorBody = 64 << 10
 
-// classify reads an error response into an *Error. retry reports whether
+// classify reads an error response into an *Error. again reports whether
 // another attempt may succeed.
-func classify(res *http.Response) (we *Error, retry bool) {
+func classify(res *http.Response) (we *Error, again bool) {
 	body, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
 	_ = res.Body.Close()
 	we = &Error{Status: res.StatusCode}
@@ -187,50 +187,9 @@ func classify(res *http.Response) (we *Error, retry bool) {
 		we.Message = s
 	}
 	we.Sentinel = sentinelOf(we.Code, res.StatusCode)
-	we.RetryAfter = parseRetryAfter(res.Header, time.Now())
-	s := res.StatusCode
-	retry = s == http.StatusTooManyRequests || s == http.StatusRequestTimeout || s >= 500
-	return we, retry
-}
-
-// parseRetryAfter reads Retry-After: seconds or an HTTP date.
-func parseRetryAfter(h http.Header, now time.Time) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs > 0 {
-			return time.Duration(secs * float64(time.Second))
-		}
-		return 0
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-// backoff returns the wait before attempt n+1 (n >= 1): exponential from
-// BaseBackoff, capped at MaxBackoff, with equal jitter.
-func (o *Options) backoff(n int) time.Duration {
-	d := o.BaseBackoff << (n - 1)
-	if d > o.MaxBackoff || d <= 0 {
-		d = o.MaxBackoff
-	}
-	half := d / 2
-	return half + rand.N(half+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	we.RetryAfter = retry.ParseRetryAfter(res.Header, time.Now())
+	_, again = retry.Status(res.StatusCode)
+	return we, again
 }
 
 // attempt sends one request and counts it. When net/http writes it more
@@ -268,7 +227,7 @@ func (n *Namespace) attempt(ctx context.Context, op int, build func(ctx context.
 // do makes one call with the retry policy and returns the successful
 // response (2xx, body unread) or an error: a context error, or an *Error.
 func (n *Namespace) do(ctx context.Context, op int, build func(ctx context.Context) (*http.Request, error)) (*http.Response, error) {
-	return n.call(ctx, op, build, n.opts.MaxAttempts)
+	return n.call(ctx, op, build, n.policy.MaxAttempts)
 }
 
 // doOnce is do without retries, for requests whose body cannot be sent
@@ -278,43 +237,35 @@ func (n *Namespace) doOnce(ctx context.Context, op int, build func(ctx context.C
 }
 
 func (n *Namespace) call(ctx context.Context, op int, build func(ctx context.Context) (*http.Request, error), attempts int) (*http.Response, error) {
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	var out *http.Response
+	err := n.policy.Do(ctx, attempts, func(ctx context.Context, attempt int) (retry.Verdict, error) {
 		res, err := n.attempt(ctx, op, build)
 		var we *Error
-		retry := false
+		again := false
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return nil, ctx.Err()
+			return retry.Verdict{}, ctx.Err()
 		case err != nil:
-			we, retry = &Error{Sentinel: kv.ErrUnavailable, Cause: err}, true
+			we, again = &Error{Sentinel: kv.ErrUnavailable, Cause: err}, true
 		case res.StatusCode < 300:
-			return res, nil
+			out = res
+			return retry.Verdict{}, nil
 		default:
-			we, retry = classify(res)
+			we, again = classify(res)
 		}
 		we.Attempts = attempt
-		if we.Code == CodeKeyNotFound || !retry || attempt >= attempts {
-			return nil, we
+		if we.Code == CodeKeyNotFound {
+			again = false
 		}
-		wait := n.opts.backoff(attempt)
-		if we.RetryAfter > 0 {
-			if we.RetryAfter > n.opts.MaxRetryAfter {
-				return nil, we
-			}
-			wait = max(wait, we.RetryAfter)
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, we // the retry could not finish in time
-		}
-		n.opts.Logger.Debug("kvkit/worker: retrying", "endpoint", opNames[op], "attempt", attempt, "wait", wait, "err", we)
+		return retry.Verdict{Retry: again, RetryAfter: we.RetryAfter}, we
+	}, func(attempt int, wait time.Duration, err error) {
+		n.opts.Logger.Debug("kvkit/worker: retrying", "endpoint", opNames[op], "attempt", attempt, "wait", wait, "err", err)
 		n.retrs.Add(1)
-		if err := n.opts.Sleep(ctx, wait); err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // doJSON is do for calls that answer JSON, decoded into out.

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kvkit/kvkit/kv"
+	"github.com/kvkit/kvkit/kv/internal/retry"
 )
 
 // Limits of the Worker's protocol (worker/README.md). They are the Worker's
@@ -65,28 +66,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-func (o *Options) fill() error {
-	if o.MaxAttempts < 0 || o.BaseBackoff < 0 || o.MaxBackoff < 0 || o.MaxRetryAfter < 0 {
-		return errors.New("negative retry setting")
-	}
-	if o.MaxAttempts == 0 {
-		o.MaxAttempts = 4
-	}
-	if o.BaseBackoff == 0 {
-		o.BaseBackoff = 200 * time.Millisecond
-	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = 5 * time.Second
-	}
-	o.MaxBackoff = max(o.MaxBackoff, o.BaseBackoff)
-	if o.MaxRetryAfter == 0 {
-		o.MaxRetryAfter = 30 * time.Second
-	}
+func (o *Options) fill() {
 	if o.Clock == nil {
 		o.Clock = time.Now
-	}
-	if o.Sleep == nil {
-		o.Sleep = sleepCtx
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 60 * time.Second}
@@ -94,7 +76,13 @@ func (o *Options) fill() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return nil
+}
+
+// retryPolicy is o's retry settings, with their defaults.
+func (o *Options) retryPolicy() (retry.Policy, error) {
+	p := retry.Policy{MaxAttempts: o.MaxAttempts, BaseBackoff: o.BaseBackoff, MaxBackoff: o.MaxBackoff, MaxRetryAfter: o.MaxRetryAfter, Sleep: o.Sleep}
+	err := p.Fill(200*time.Millisecond, 5*time.Second)
+	return p, err
 }
 
 // Namespace is the KV namespace bound to kvkit's Worker (worker/ in this
@@ -105,6 +93,7 @@ type Namespace struct {
 	auth    string // "Bearer " + secret
 	hc      *http.Client
 	opts    Options
+	policy  retry.Policy
 	counts  [numOps]atomic.Int64
 	kvOps   atomic.Int64
 	retrs   atomic.Int64
@@ -134,10 +123,12 @@ func New(workerURL, secret string, opts Options) (*Namespace, error) {
 	if err := checkSecret(secret); err != nil {
 		return nil, &kv.Error{Op: "new", Err: invalid(err.Error())}
 	}
-	if err := opts.fill(); err != nil {
+	opts.fill()
+	policy, err := opts.retryPolicy()
+	if err != nil {
 		return nil, &kv.Error{Op: "new", Err: invalid(err.Error())}
 	}
-	return &Namespace{base: base, auth: "Bearer " + secret, hc: opts.HTTPClient, opts: opts}, nil
+	return &Namespace{base: base, auth: "Bearer " + secret, hc: opts.HTTPClient, opts: opts, policy: policy}, nil
 }
 
 func checkURL(raw string) (string, error) {
