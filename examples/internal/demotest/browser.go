@@ -3,61 +3,23 @@
 package demotest
 
 import (
-	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvkit/kvkit/examples/internal/demo"
+	"github.com/kvkit/kvkit/internal/browsertest"
 	"github.com/kvkit/kvkit/patterns/flags"
 )
-
-// chromium finds the browser: $KVKIT_CHROMIUM, else Debian's chromium. The
-// test fails (never skips) without one: .ci/run installs it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("KVKIT_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatal("no Chromium found: install Debian's chromium (apt-get install chromium; .ci/run does) or set KVKIT_CHROMIUM")
-	return ""
-}
 
 // Browser signs in through a real headless Chromium, checks that the page
 // shows the flag-gated block exactly when Bucket says so, calls the
 // rate-limited API from the page's script, and signs out.
 func Browser(t *testing.T, base string) {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	// The first call starts the browser for the life of ctx: no timeout on
-	// it. Each step below gets its own bound.
-	require.NoError(t, chromedp.Do(ctx), "start Chromium")
-	step := func() context.Context {
-		c, cancel := context.WithTimeout(ctx, 30*time.Second)
-		t.Cleanup(cancel)
-		return c
-	}
+	step := browsertest.Start(t).Step
 
 	const name = "linus" // bucket 18.47 < 50: sees the new UI (the story's "ada", 99.68, does not)
 	require.NoError(t, chromedp.Do(step(),

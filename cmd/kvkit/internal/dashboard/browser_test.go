@@ -6,8 +6,6 @@ import (
 	"context"
 	"math"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,25 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvkit/kvkit/cmd/kvkit/internal/dashboard"
+	"github.com/kvkit/kvkit/internal/browsertest"
 	"github.com/kvkit/kvkit/kv/kvserver"
 	"github.com/kvkit/kvkit/patterns/flags"
 )
-
-// chromium finds the browser: $KVKIT_CHROMIUM, else Debian's chromium. The
-// test fails (never skips) without one: .ci/run installs it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("KVKIT_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatal("no Chromium found: install Debian's chromium (apt-get install chromium; .ci/run does) or set KVKIT_CHROMIUM")
-	return ""
-}
 
 // TestBrowser drives the dashboard in headless Chromium, behind a token:
 // sign in, create a namespace, put a JSON value and see it pretty-printed,
@@ -49,24 +32,7 @@ func TestBrowser(t *testing.T) {
 	ts := httptest.NewServer(d)
 	defer ts.Close()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	require.NoError(t, chromedp.Do(ctx), "start Chromium")
-	step := func() context.Context {
-		c, cancel := context.WithTimeout(ctx, 30*time.Second)
-		t.Cleanup(cancel)
-		return c
-	}
+	step := browsertest.Start(t).Step
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(step(), chromedp.TextContent(chromedp.CSS(sel)))
