@@ -377,11 +377,6 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 		}
 		c.mu.Unlock()
 		if !busy {
-			if !c.admitMiss(base) {
-				c.endFlight(base, f)
-				mode.store, mode.reason = false, "path-limit"
-				return c.forward(w, r, next, base, marker, mode, nil)
-			}
 			return c.lead(w, r, next, base, marker, mode, f)
 		}
 		c.stats.collapsed.Add(1)
@@ -410,14 +405,6 @@ func (c *ResponseCache) admitMiss(base string) bool {
 		c.misses.Set(p, n, time.Minute)
 	}
 	return n.Add(1) <= int64(c.o.MaxMissesPerPath)
-}
-
-// endFlight ends f, a flight of base that stored nothing.
-func (c *ResponseCache) endFlight(base string, f *respFlight) {
-	c.mu.Lock()
-	delete(c.flights, base)
-	c.mu.Unlock()
-	close(f.done)
 }
 
 // ServeFresh answers r from a fresh entry of the in-process tier, with no
@@ -485,6 +472,14 @@ func (c *ResponseCache) lead(w http.ResponseWriter, r *http.Request, next Origin
 		release()
 		c.writeHit(w, r, e, now, false)
 		return nil
+	}
+	// Only now is it a miss: a request that found the entry above is not
+	// charged against its path's bound (under a burst, many requests miss
+	// the local tier just before the first flight fills it).
+	if !c.admitMiss(base) {
+		release()
+		mode.store, mode.reason = false, "path-limit"
+		return c.forward(w, r, next, base, marker, mode, nil)
 	}
 	e, key, marker := c.lookupKV(ctx, base, r.Header, marker)
 	now = c.now()
