@@ -292,7 +292,9 @@ func Run(t *testing.T, build Build) {
 			}
 		}
 		fill()
-		hits := func(p string) bool { return strings.HasPrefix(env.Do("GET", p).Header().Get("Cache-Status"), "kvkit; hit") }
+		hits := func(p string) bool {
+			return strings.HasPrefix(env.Do("GET", p).Header().Get("Cache-Status"), "kvkit; hit")
+		}
 		require.True(t, hits("/r"))
 		for _, code := range []int64{404, 500} {
 			status.Store(code)
