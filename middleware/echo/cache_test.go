@@ -25,6 +25,9 @@ func cacheBuild(t *testing.T, rc *cache.ResponseCache, origin http.Handler) http
 	e.GET("/*", h)
 	e.HEAD("/*", h)
 	e.POST("/*", h)
+	e.PUT("/*", h)
+	e.PATCH("/*", h)
+	e.DELETE("/*", h)
 	return e
 }
 

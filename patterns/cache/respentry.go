@@ -19,8 +19,8 @@ import (
 // hitHeaders are the Age and Cache-Status values of one entry for one
 // second, reused by every hit in that second so a hit allocates nothing.
 type hitHeaders struct {
-	at          int64 // Unix second they were made for
-	age, status []string
+	at                int64 // Unix second they were made for
+	age, status, date []string
 }
 
 // respEntry is one stored response, or a Vary marker that names the request

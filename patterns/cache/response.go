@@ -127,6 +127,16 @@ type ResponseOptions struct {
 	// RefreshTimeout bounds one background refresh, and every background
 	// KV write. Default: 30 seconds.
 	RefreshTimeout time.Duration
+	// NoETag turns off the strong ETag the cache adds, when the handler
+	// set none, to a stored 200: a hash of the body made once, when the
+	// response is stored, so that If-None-Match can be answered with 304
+	// from the cache. Default: false (the ETag is added).
+	NoETag bool
+	// KeepOnWrite turns off the invalidation of RFC 9111 §4.4: by default
+	// a 2xx or 3xx response to POST, PUT, PATCH or DELETE purges the
+	// stored GET of its URL and of its same-origin Location and
+	// Content-Location. Default: false (writes purge).
+	KeepOnWrite bool
 	// Clock returns the current time. Default: time.Now.
 	Clock func() time.Time
 	// Logger receives KV failures, at most one record per kind a minute.
@@ -321,7 +331,7 @@ func (c *ResponseCache) Close(ctx context.Context) error {
 // has been sent.
 func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origin) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return next(w, r)
+		return c.serveUnsafe(w, r, next)
 	}
 	base := c.requestKey(r)
 	mode := forwardMode{store: r.Method == http.MethodGet, fwd: "miss"}
@@ -609,6 +619,10 @@ func (c *ResponseCache) tagGen(ctx context.Context, tag string) int64 {
 
 // writeHit replays a stored response.
 func (c *ResponseCache) writeHit(w http.ResponseWriter, r *http.Request, e *respEntry, now time.Time, stale bool) {
+	if c.notModified(r, e) {
+		c.write304(w, e, now, stale)
+		return
+	}
 	h := w.Header()
 	for _, sh := range e.header {
 		h[sh.name] = sh.values[:len(sh.values):len(sh.values)]
@@ -658,6 +672,7 @@ func (c *ResponseCache) hitHeaders(e *respEntry, now time.Time) *hitHeaders {
 	hh := &hitHeaders{
 		at:     sec,
 		age:    []string{strconv.FormatInt(int64(max(now.Sub(e.created), 0)/time.Second), 10)},
+		date:   []string{now.UTC().Format(http.TimeFormat)},
 		status: []string{c.o.Name + "; hit; ttl=" + strconv.FormatInt(secs, 10)},
 	}
 	e.hit.Store(hh)

@@ -208,6 +208,12 @@ func (cw *capture) finish(err error, store func(*respEntry)) bool {
 		cw.commit(true)
 		return false
 	}
+	if cw.status == http.StatusOK && !cw.c.o.NoETag && len(cw.h["Etag"]) == 0 && !cw.refusedOnTheWayOut() {
+		tag := []string{bodyETag(cw.buf)}
+		cw.h["Etag"] = tag
+		cw.plan.header = append(cw.plan.header, storedHeader{"Etag", tag})
+		slices.SortFunc(cw.plan.header, func(a, b storedHeader) int { return strings.Compare(a.name, b.name) })
+	}
 	cw.sendHeader(true)
 	if cw.refusedOnTheWayOut() {
 		cw.sendBody()

@@ -207,6 +207,120 @@ type notStoredCase struct {
 
 // Run runs every case against build.
 func Run(t *testing.T, build Build) {
+	t.Run("validators and conditional requests", func(t *testing.T) {
+		t.Parallel()
+		lm := "Wed, 02 Dec 2026 10:00:00 GMT"
+		env := NewEnv(t, build, cache.ResponseOptions{}, text("hello", "Cache-Control", "max-age=60", "Vary", "Accept-Language",
+			"Content-Location", "/a", "Expires", "Wed, 02 Dec 2026 11:00:00 GMT"))
+		rec := env.Do("GET", "/a")
+		etag := rec.Header().Get("Etag")
+		require.Regexp(t, `^"[0-9a-f]{32}"$`, etag, "a strong ETag made from the body on the stored 200")
+		weak := "W/" + etag
+		for _, c := range []struct {
+			name string
+			hdr  []string
+			want int
+		}{
+			{"strong match", []string{"If-None-Match", etag}, 304},
+			{"weak comparison", []string{"If-None-Match", weak}, 304},
+			{"list", []string{"If-None-Match", `"x", ` + etag}, 304},
+			{"two fields", []string{"If-None-Match", `"x"`, "If-None-Match", etag}, 304},
+			{"star", []string{"If-None-Match", "*"}, 304},
+			{"no match", []string{"If-None-Match", `"other"`}, 200},
+			{"malformed list", []string{"If-None-Match", `,,"un"terminated, W/, "`}, 200},
+			{"INM wins over IMS", []string{"If-None-Match", `"other"`, "If-Modified-Since", "Wed, 02 Dec 2099 10:00:00 GMT"}, 200},
+			{"IMS newer", []string{"If-Modified-Since", "Wed, 02 Dec 2099 10:00:00 GMT"}, 304},
+			{"IMS older", []string{"If-Modified-Since", "Wed, 02 Dec 1999 10:00:00 GMT"}, 200},
+			{"IMS malformed", []string{"If-Modified-Since", "yesterday"}, 200},
+		} {
+			rec := env.Do("GET", "/a", c.hdr...)
+			assert.Equal(t, c.want, rec.Code, c.name)
+			assert.Contains(t, rec.Header().Get("Cache-Status"), "kvkit; hit", c.name)
+			if c.want == 304 {
+				assert.Empty(t, rec.Body.String(), c.name)
+				assert.Equal(t, etag, rec.Header().Get("Etag"), c.name)
+				assert.Equal(t, "max-age=60", rec.Header().Get("Cache-Control"), c.name)
+				assert.Equal(t, "Accept-Language", rec.Header().Get("Vary"), c.name)
+				assert.Equal(t, "/a", rec.Header().Get("Content-Location"), c.name)
+				assert.NotEmpty(t, rec.Header().Get("Expires"), c.name)
+				assert.NotEmpty(t, rec.Header().Get("Date"), c.name)
+				assert.Empty(t, rec.Header().Get("Content-Type"), c.name)
+			} else {
+				assert.Equal(t, "hello", rec.Body.String(), c.name)
+			}
+		}
+		rec = env.Do("HEAD", "/a", "If-None-Match", etag)
+		assert.Equal(t, 304, rec.Code)
+		assert.EqualValues(t, 1, env.Calls.Load(), "every conditional answered from the cache")
+
+		env2 := NewEnv(t, build, cache.ResponseOptions{}, text("hi", "Last-Modified", lm, "ETag", `W/"v1"`))
+		rec = env2.Do("GET", "/b", "If-None-Match", `W/"v1"`)
+		assert.Equal(t, 200, rec.Code, "conditional headers on a miss go to the handler untouched")
+		assert.Equal(t, `W/"v1"`, rec.Header().Get("Etag"), "the handler's own ETag is kept")
+		for _, c := range []struct {
+			ims  string
+			want int
+		}{{lm, 304}, {"Wed, 02 Dec 2026 09:59:59 GMT", 200}, {"Wed, 02 Dec 2026 10:00:01 GMT", 304}, {"Wednesday, 02-Dec-26 10:00:00 GMT", 304}, {"02 Dec 2026", 200}} {
+			assert.Equal(t, c.want, env2.Do("GET", "/b", "If-Modified-Since", c.ims).Code, c.ims)
+		}
+		assert.Equal(t, 304, env2.Do("GET", "/b", "If-None-Match", `"v1"`).Code, "weak comparison")
+
+		env3 := NewEnv(t, build, cache.ResponseOptions{NoETag: true}, text("hi"))
+		env3.Do("GET", "/c")
+		rec = env3.Do("GET", "/c")
+		assert.Empty(t, rec.Header().Get("Etag"), "NoETag")
+		assert.Equal(t, 200, env3.Do("GET", "/c", "If-None-Match", `"x"`).Code)
+	})
+
+	t.Run("unsafe methods purge the URL and its same-origin Location", func(t *testing.T) {
+		t.Parallel()
+		var status atomic.Int64
+		status.Store(200)
+		n := counter()
+		env := NewEnv(t, build, cache.ResponseOptions{}, func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				n(w, r)
+				return
+			}
+			w.Header().Set("Location", r.URL.Query().Get("loc"))
+			w.Header().Set("Content-Location", "http://other.example/x")
+			w.WriteHeader(int(status.Load()))
+		})
+		fill := func() {
+			for _, p := range []string{"/r", "/s", "/x"} {
+				env.Do("GET", p)
+			}
+		}
+		fill()
+		hits := func(p string) bool {
+			return strings.HasPrefix(env.Do("GET", p).Header().Get("Cache-Status"), "kvkit; hit")
+		}
+		require.True(t, hits("/r"))
+		for _, code := range []int64{404, 500} {
+			status.Store(code)
+			env.Do("POST", "/r?loc=/s")
+			assert.True(t, hits("/r"), "a %d changes nothing", code)
+			assert.True(t, hits("/s"), "a %d changes nothing", code)
+		}
+		status.Store(200)
+		for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+			fill()
+			env.Do(m, "/r?loc=/s")
+			assert.True(t, hits("/r"), "%s to another query of /r: the cache key includes the query", m)
+			env.Do(m, "/r")
+			assert.False(t, hits("/r"), m)
+			fill()
+			env.Do(m, "/q?loc=http://example.com/s")
+			assert.False(t, hits("/s"), "%s: same-origin Location purged", m)
+			assert.True(t, hits("/x"), "%s: another origin's Content-Location is not ours", m)
+		}
+
+		keep := NewEnv(t, build, cache.ResponseOptions{KeepOnWrite: true}, counter())
+		keep.Do("GET", "/r")
+		keep.Do("POST", "/r")
+		assert.Contains(t, keep.Do("GET", "/r").Header().Get("Cache-Status"), "kvkit; hit", "KeepOnWrite")
+	})
+
 	t.Run("miss then hit", func(t *testing.T) {
 		t.Parallel()
 		env := NewEnv(t, build, cache.ResponseOptions{XCache: true}, text("hello", "X-App", "1"))
@@ -303,7 +417,7 @@ func Run(t *testing.T, build Build) {
 			assert.Empty(t, rec.Header().Get("Cache-Status"))
 		}
 		assert.EqualValues(t, 2, env.Calls.Load())
-		assert.Zero(t, env.NS.Counts().Total())
+		assert.Equal(t, kvtest.Counts{Delete: 4}, env.NS.Counts(), "a 200 to POST purges /p: its http and https keys, nothing else")
 	})
 
 	t.Run("query order does not matter", func(t *testing.T) {

@@ -34,6 +34,9 @@ func TestEchoNoLeaks(t *testing.T) {
 		e.GET("/*", h)
 		e.HEAD("/*", h)
 		e.POST("/*", h)
+		e.PUT("/*", h)
+		e.PATCH("/*", h)
+		e.DELETE("/*", h)
 		return e
 	})
 }
