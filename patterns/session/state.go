@@ -448,7 +448,9 @@ func (m *Manager[T]) baseCookie(value string) *http.Cookie {
 func (m *Manager[T]) newCookie(token string, lifetime time.Duration, persist bool) *http.Cookie {
 	c := m.baseCookie(token)
 	if !m.cookie.BrowserSession || persist {
-		c.MaxAge = max(int(lifetime/time.Second), 1)
+		// Rounded up, as the record's KV TTL is (kvTTL): the milliseconds
+		// spent since the session began must not cut a second off.
+		c.MaxAge = max(int((lifetime+time.Second-1)/time.Second), 1)
 	}
 	return c
 }
