@@ -108,22 +108,8 @@ func (c *ResponseCache) write304(w http.ResponseWriter, e *respEntry, now time.T
 		}
 	}
 	hh := c.hitHeaders(e, now)
-	h["Age"] = hh.age[:1:1]
 	h["Date"] = hh.date[:1:1]
-	if stale {
-		c.stats.stale.Add(1)
-		h["Cache-Status"] = []string{hh.status[0] + "; detail=stale-while-revalidate"}
-	} else {
-		c.stats.hits.Add(1)
-		h["Cache-Status"] = hh.status[:1:1]
-	}
-	if c.o.XCache {
-		if stale {
-			h["X-Cache"] = c.xStale[:1:1]
-		} else {
-			h["X-Cache"] = c.xHit[:1:1]
-		}
-	}
+	c.setHitStatus(h, hh, stale)
 	w.WriteHeader(http.StatusNotModified)
 }
 

@@ -632,7 +632,16 @@ func (c *ResponseCache) writeHit(w http.ResponseWriter, r *http.Request, e *resp
 	if bodyAllowed(e.status) && (len(e.body) > 2048 || r.Method == http.MethodHead) {
 		h["Content-Length"] = e.bodyLen[:1:1]
 	}
-	hh := c.hitHeaders(e, now)
+	c.setHitStatus(h, c.hitHeaders(e, now), stale)
+	w.WriteHeader(e.status)
+	if r.Method != http.MethodHead && bodyAllowed(e.status) {
+		_, _ = w.Write(e.body)
+	}
+}
+
+// setHitStatus sets Age, Cache-Status and X-Cache for a hit (a 200 or a
+// 304 answered from e), and counts it.
+func (c *ResponseCache) setHitStatus(h http.Header, hh *hitHeaders, stale bool) {
 	h["Age"] = hh.age[:1:1]
 	if stale {
 		c.stats.stale.Add(1)
@@ -646,10 +655,6 @@ func (c *ResponseCache) writeHit(w http.ResponseWriter, r *http.Request, e *resp
 		if c.o.XCache {
 			h["X-Cache"] = c.xHit[:1:1]
 		}
-	}
-	w.WriteHeader(e.status)
-	if r.Method != http.MethodHead && bodyAllowed(e.status) {
-		_, _ = w.Write(e.body)
 	}
 }
 
