@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/kvkit/kvkit/internal/coarse"
 	"github.com/kvkit/kvkit/kv"
 )
 
@@ -104,7 +104,9 @@ type Options struct {
 	KeepIdle time.Duration
 	// FlushTimeout bounds each background flush. Default: 10 s.
 	FlushTimeout time.Duration
-	// Clock returns the current time. Default: time.Now.
+	// Clock returns the current time. Default: internal/coarse's clock,
+	// time.Now to within about a millisecond, which costs an atomic load
+	// where time.Now would cost more than the rest of an Increment.
 	Clock func() time.Time
 	// Tick drives the background flusher: every value received flushes the
 	// keys whose last write is at least FlushInterval old as of the value
@@ -137,9 +139,8 @@ type Counter struct {
 	now      func() time.Time
 	log      *throttledLog
 
-	seed    maphash.Seed
-	stripes [64]stripe
-	loads   singleflight.Group
+	idx   index
+	loads singleflight.Group
 
 	flushMu   sync.Mutex
 	syncErr   atomic.Pointer[error] // the last flush's KV failure; nil after a flush whose calls all succeeded
@@ -150,14 +151,11 @@ type Counter struct {
 	hasFlushr bool
 }
 
-type stripe struct {
-	mu sync.Mutex
-	m  map[string]*entry
-	_  [40]byte // keep stripes on separate cache lines
-}
-
-// entry is the in-process state of one counter. Guarded by its stripe.
+// entry is the in-process state of one counter. Guarded by mu.
 type entry struct {
+	mu   sync.Mutex
+	dead atomic.Bool // evicted: set under mu; whoever finds it looks the name up again
+
 	stored   int64     // last known stored value (this instance's shard in Sharded mode)
 	known    bool      // stored has been read or written
 	syncedAt time.Time // when stored was last read or written
@@ -186,6 +184,18 @@ type entry struct {
 }
 
 func (e *entry) value() int64 { return e.others + e.stored + e.pending }
+
+// lockLive returns the live entry of name, locked.
+func (c *Counter) lockLive(name string) *entry {
+	for {
+		e := c.idx.get(name)
+		e.mu.Lock()
+		if !e.dead.Load() {
+			return e
+		}
+		e.mu.Unlock()
+	}
+}
 
 // New returns a Counter over ns. It fails with an error wrapping
 // kv.ErrInvalidOptions for bad options, and starts the flusher in Coalesced
@@ -222,15 +232,15 @@ func New(ns kv.Namespace, opts Options) (*Counter, error) {
 	if opts.FlushTimeout == 0 {
 		opts.FlushTimeout = 10 * time.Second
 	}
-	if opts.Clock == nil {
-		opts.Clock = time.Now
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	store, err := kv.New[int64](ns, kv.Options{Prefix: opts.Prefix, DefaultTTL: opts.TTL, Codec: kv.Text, Clock: opts.Clock})
 	if err != nil {
 		return nil, err
+	}
+	if opts.Clock == nil {
+		opts.Clock = coarseNow // time.Now costs ~50 ns, more than an Increment should
 	}
 	c := &Counter{
 		store:    store,
@@ -242,11 +252,8 @@ func New(ns kv.Namespace, opts Options) (*Counter, error) {
 		timeout:  opts.FlushTimeout,
 		now:      opts.Clock,
 		log:      &throttledLog{log: opts.Logger, every: 10 * opts.FlushInterval, now: opts.Clock},
-		seed:     maphash.MakeSeed(),
 	}
-	for i := range c.stripes {
-		c.stripes[i].m = make(map[string]*entry)
-	}
+	c.idx.init()
 	if c.mode != Direct {
 		c.hasFlushr = true
 		c.stop, c.done = make(chan struct{}), make(chan struct{})
@@ -306,9 +313,8 @@ func (c *Counter) validate(op, name string) error {
 	return nil
 }
 
-func (c *Counter) stripe(name string) *stripe {
-	return &c.stripes[maphash.String(c.seed, name)%uint64(len(c.stripes))]
-}
+// coarseNow is the default clock: internal/coarse's time, within ~1 ms.
+func coarseNow() time.Time { return time.Unix(0, coarse.Now()) }
 
 // Increment adds delta to the counter name and returns its approximate
 // value: the last known stored value plus what this process has not written
@@ -407,18 +413,12 @@ type addOptions struct {
 // returns the value after the call and whether delta was added. now is the
 // caller's reading of the clock.
 func (c *Counter) add(ctx context.Context, name string, delta int64, now time.Time, o addOptions) (int64, bool, error) {
-	s := c.stripe(name)
 	var err error
-	s.mu.Lock()
+	e := c.lockLive(name)
 	for tries := 0; ; tries++ {
 		if c.closed.Load() {
-			s.mu.Unlock()
+			e.mu.Unlock()
 			return 0, false, ErrClosed
-		}
-		e := s.m[name]
-		if e == nil {
-			e = &entry{}
-			s.m[name] = e
 		}
 		e.usedAt = now
 		if tries == 0 && !c.fresh(e, now) && !c.settled(e, o.settled) {
@@ -434,7 +434,7 @@ func (c *Counter) add(ctx context.Context, name string, delta int64, now time.Ti
 					err = c.syncFailure() // nil unless the last sync failed
 				}
 			default:
-				s.mu.Unlock()
+				e.mu.Unlock()
 				lctx, cancel := ctx, context.CancelFunc(nil)
 				if !o.deadline.IsZero() {
 					lctx, cancel = context.WithDeadline(ctx, o.deadline)
@@ -443,17 +443,17 @@ func (c *Counter) add(ctx context.Context, name string, delta int64, now time.Ti
 				if cancel != nil {
 					cancel()
 				}
-				s.mu.Lock()
+				e = c.lockLive(name)
 				continue
 			}
 		}
 		cur := e.value()
 		if o.allow != nil && !o.allow(cur) {
-			s.mu.Unlock()
+			e.mu.Unlock()
 			return cur, false, err
 		}
 		e.pending += delta
-		s.mu.Unlock()
+		e.mu.Unlock()
 		return cur + delta, true, err
 	}
 }
@@ -462,21 +462,15 @@ func (c *Counter) add(ctx context.Context, name string, delta int64, now time.Ti
 // callers waiting on it, and records the result in its entry.
 func (c *Counter) load(ctx context.Context, name string) error {
 	_, err, _ := c.loads.Do(name, func() (any, error) {
-		s := c.stripe(name)
-		s.mu.Lock()
-		e := s.m[name]
-		if e == nil {
-			e = &entry{}
-			s.m[name] = e
-		}
+		e := c.lockLive(name)
 		gen := e.gen
 		start := c.now()
 		if c.fresh(e, start) {
 			// Another caller's read finished between our check and now.
-			s.mu.Unlock()
+			e.mu.Unlock()
 			return nil, nil
 		}
-		s.mu.Unlock()
+		e.mu.Unlock()
 
 		var own, others int64
 		var ownFound bool
@@ -487,8 +481,11 @@ func (c *Counter) load(ctx context.Context, name string) error {
 			own, ownFound, err = c.store.Get(ctx, name)
 		}
 
-		s.mu.Lock()
-		defer s.mu.Unlock()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.dead.Load() {
+			return nil, err // evicted meanwhile: a later use reads again
+		}
 		if err != nil {
 			e.failUntil, e.lastErr = c.now().Add(c.interval), err
 			c.log.error("counter: read failed", "key", c.store.Prefix()+name, "err", err)
@@ -597,14 +594,10 @@ func (c *Counter) Reset(ctx context.Context, name string) error {
 		return err
 	}
 	now := c.now()
-	s := c.stripe(name)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.m[name]
-	if e == nil {
-		e = &entry{}
-		s.m[name] = e
-	}
-	*e = entry{known: true, syncedAt: now, othersAt: now, usedAt: now, wroteAt: now, gen: e.gen + 1}
+	e := c.lockLive(name)
+	defer e.mu.Unlock()
+	e.stored, e.known, e.syncedAt, e.pending, e.wroteAt, e.usedAt = 0, true, now, 0, now, now
+	e.others, e.othersAt, e.failUntil, e.lastErr, e.want, e.unsure = 0, now, time.Time{}, nil, false, false
+	e.gen++
 	return nil
 }

@@ -62,12 +62,10 @@ func (c *Counter) Close(ctx context.Context) error {
 		close(c.stop)
 		<-c.done
 	})
-	// Increments check closed under their stripe's lock: once every stripe
-	// has been locked, no Increment can add to pending any more.
-	for i := range c.stripes {
-		c.stripes[i].mu.Lock()
-		c.stripes[i].mu.Unlock() //nolint:staticcheck // a barrier, not a critical section
-	}
+	// Increments check closed under their entry's lock: the flush locks
+	// every entry after closed is set, so an Increment that saw it unset
+	// has added its delta before the flush reads it, and no Increment
+	// adds one after.
 	return c.flush(ctx, true, c.now())
 }
 
@@ -103,21 +101,20 @@ func (c *Counter) flush(ctx context.Context, all bool, now time.Time) error {
 	}
 
 	var jobs []flushJob
-	for i := range c.stripes {
-		s := &c.stripes[i]
-		s.mu.Lock()
-		for name, e := range s.m {
-			if e.pending == 0 && !e.unsure {
-				if e.want && c.mode != Sharded && !closing && !now.Before(e.failUntil) {
-					jobs = append(jobs, flushJob{name: name, e: e, needRead: true, readOnly: true})
-				} else if now.Sub(e.usedAt) >= c.keepIdle {
-					delete(s.m, name)
-				}
-				continue
+	evicted := false
+	for name, e := range c.idx.snapshot() {
+		e.mu.Lock()
+		switch {
+		case e.dead.Load():
+		case e.pending == 0 && !e.unsure:
+			if e.want && c.mode != Sharded && !closing && !now.Before(e.failUntil) {
+				jobs = append(jobs, flushJob{name: name, e: e, needRead: true, readOnly: true})
+			} else if now.Sub(e.usedAt) >= c.keepIdle {
+				e.dead.Store(true)
+				evicted = true
 			}
-			if !all && !e.wroteAt.IsZero() && now.Sub(e.wroteAt) < c.interval {
-				continue
-			}
+		case !all && !e.wroteAt.IsZero() && now.Sub(e.wroteAt) < c.interval:
+		default:
 			// Coalesced: read before writing unless the stored value was
 			// read or written within the interval. Sharded and
 			// SingleWriter: this process is the key's only writer, so only
@@ -126,7 +123,10 @@ func (c *Counter) flush(ctx context.Context, all bool, now time.Time) error {
 			need := !e.unsure && (!e.known || (c.mode == Coalesced && !c.single && now.Sub(e.syncedAt) >= c.interval))
 			jobs = append(jobs, flushJob{name: name, e: e, delta: e.pending, base: e.stored, needRead: need})
 		}
-		s.mu.Unlock()
+		e.mu.Unlock()
+	}
+	if evicted {
+		c.idx.prune()
 	}
 	if len(jobs) == 0 {
 		c.noteSync(called, errs)
@@ -186,8 +186,7 @@ func (c *Counter) flush(ctx context.Context, all bool, now time.Time) error {
 	}
 	end := c.now()
 	for _, j := range jobs {
-		s := c.stripe(j.name)
-		s.mu.Lock()
+		j.e.mu.Lock()
 		switch {
 		case !failed[c.key(j.name)]:
 			j.e.stored, j.e.known, j.e.syncedAt, j.e.wroteAt = j.base+j.delta, true, end, end
@@ -201,7 +200,7 @@ func (c *Counter) flush(ctx context.Context, all bool, now time.Time) error {
 		default:
 			// Refused: nothing landed, the delta stays pending.
 		}
-		s.mu.Unlock()
+		j.e.mu.Unlock()
 	}
 	c.noteSync(called, errs)
 	return errors.Join(errs...)
@@ -211,15 +210,12 @@ func (c *Counter) flush(ctx context.Context, all bool, now time.Time) error {
 // waiting, and that are not backing off after a failed read.
 func (c *Counter) wanted(now time.Time) []string {
 	var names []string
-	for i := range c.stripes {
-		s := &c.stripes[i]
-		s.mu.Lock()
-		for name, e := range s.m {
-			if e.want && !now.Before(e.failUntil) {
-				names = append(names, name)
-			}
+	for name, e := range c.idx.snapshot() {
+		e.mu.Lock()
+		if e.want && !e.dead.Load() && !now.Before(e.failUntil) {
+			names = append(names, name)
 		}
-		s.mu.Unlock()
+		e.mu.Unlock()
 	}
 	return names
 }
@@ -232,10 +228,9 @@ func (c *Counter) readFailed(jobs []flushJob, err error) {
 		if !j.needRead {
 			continue
 		}
-		s := c.stripe(j.name)
-		s.mu.Lock()
+		j.e.mu.Lock()
 		j.e.failUntil, j.e.lastErr = until, err
-		s.mu.Unlock()
+		j.e.mu.Unlock()
 	}
 	c.log.error("counter: read failed", "keys", len(jobs), "err", err)
 }
@@ -247,8 +242,7 @@ func (c *Counter) readDone(jobs []flushJob, start time.Time) {
 		if !j.needRead {
 			continue
 		}
-		s := c.stripe(j.name)
-		s.mu.Lock()
+		j.e.mu.Lock()
 		j.e.failUntil, j.e.lastErr = time.Time{}, nil
 		if j.readOnly {
 			j.e.want = false
@@ -256,7 +250,7 @@ func (c *Counter) readDone(jobs []flushJob, start time.Time) {
 				j.e.stored, j.e.known, j.e.syncedAt = j.base, true, start
 			}
 		}
-		s.mu.Unlock()
+		j.e.mu.Unlock()
 	}
 }
 
