@@ -136,7 +136,8 @@ type Counter struct {
 	interval time.Duration
 	keepIdle time.Duration
 	timeout  time.Duration
-	now      func() time.Time
+	now      func() int64 // Unix nanoseconds of Clock
+	clock    func() time.Time
 	log      *throttledLog
 
 	idx   index
@@ -151,23 +152,24 @@ type Counter struct {
 	hasFlushr bool
 }
 
-// entry is the in-process state of one counter. Guarded by mu.
+// entry is the in-process state of one counter. Guarded by mu. Times are
+// Unix nanoseconds of Clock, 0 for none. The fields an Increment reads come
+// first, on one cache line.
 type entry struct {
 	mu   sync.Mutex
 	dead atomic.Bool // evicted: set under mu; whoever finds it looks the name up again
 
-	stored   int64     // last known stored value (this instance's shard in Sharded mode)
-	known    bool      // stored has been read or written
-	syncedAt time.Time // when stored was last read or written
-	pending  int64     // increments not yet written
-	wroteAt  time.Time // end of the last write; zero when never written
-	usedAt   time.Time // last Increment or Get, for eviction
-	gen      uint64    // moves on every write and reset: a read that started before must not land
-
+	known    bool  // stored has been read or written
+	stored   int64 // last known stored value (this instance's shard in Sharded mode)
+	pending  int64 // increments not yet written
 	others   int64 // Sharded: sum of the other shards at othersAt
-	othersAt time.Time
+	syncedAt int64 // when stored was last read or written
+	usedAt   int64 // last Increment or Get, for eviction
+	othersAt int64
+	wroteAt  int64  // end of the last write; 0 when never written
+	gen      uint64 // moves on every write and reset: a read that started before must not land
 
-	failUntil time.Time // after a failed read, no new read before this
+	failUntil int64 // after a failed read, no new read before this
 	lastErr   error
 
 	// want: a read was asked for and not waited for (addOptions.deferRead):
@@ -239,8 +241,12 @@ func New(ns kv.Namespace, opts Options) (*Counter, error) {
 	if err != nil {
 		return nil, err
 	}
+	nowNs := coarse.Now // time.Now costs ~50 ns, more than an Increment should
 	if opts.Clock == nil {
-		opts.Clock = coarseNow // time.Now costs ~50 ns, more than an Increment should
+		opts.Clock = coarseNow
+	} else {
+		clock := opts.Clock
+		nowNs = func() int64 { return unixNano(clock()) }
 	}
 	c := &Counter{
 		store:    store,
@@ -250,7 +256,8 @@ func New(ns kv.Namespace, opts Options) (*Counter, error) {
 		interval: opts.FlushInterval,
 		keepIdle: opts.KeepIdle,
 		timeout:  opts.FlushTimeout,
-		now:      opts.Clock,
+		now:      nowNs,
+		clock:    opts.Clock,
 		log:      &throttledLog{log: opts.Logger, every: 10 * opts.FlushInterval, now: opts.Clock},
 	}
 	c.idx.init()
@@ -316,6 +323,14 @@ func (c *Counter) validate(op, name string) error {
 // coarseNow is the default clock: internal/coarse's time, within ~1 ms.
 func coarseNow() time.Time { return time.Unix(0, coarse.Now()) }
 
+// unixNano returns t in Unix nanoseconds, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
 // Increment adds delta to the counter name and returns its approximate
 // value: the last known stored value plus what this process has not written
 // yet (plus the other shards' last known sum in Sharded mode). In Coalesced
@@ -332,7 +347,18 @@ func (c *Counter) Increment(ctx context.Context, name string, delta int64) (int6
 	if c.mode == Direct {
 		return c.direct(ctx, name, delta)
 	}
-	v, _, err := c.add(ctx, name, delta, c.now(), addOptions{})
+	now := c.now()
+	// The common case, a known counter: what add does without a read.
+	e := c.lockLive(name)
+	if !c.closed.Load() && c.fresh(e, now) {
+		e.usedAt = now
+		e.pending += delta
+		v := e.value()
+		e.mu.Unlock()
+		return v, nil
+	}
+	e.mu.Unlock()
+	v, _, err := c.add(ctx, name, delta, now, addOptions{})
 	return v, err
 }
 
@@ -367,25 +393,25 @@ func (c *Counter) direct(ctx context.Context, name string, delta int64) (int64, 
 }
 
 // fresh reports whether e can answer without a read at now.
-func (c *Counter) fresh(e *entry, now time.Time) bool {
+func (c *Counter) fresh(e *entry, now int64) bool {
 	if c.mode == Sharded {
-		return e.known && now.Sub(e.othersAt) < c.interval
+		return e.known && time.Duration(now-e.othersAt) < c.interval
 	}
 	// A dirty key is synced by the flusher every interval; a clean one is
 	// read again when its value is older than the interval. An unsure one
 	// is not read at all until a write succeeds.
-	return e.known && (c.single || e.pending != 0 || e.unsure || now.Sub(e.syncedAt) < c.interval)
+	return e.known && (c.single || e.pending != 0 || e.unsure || time.Duration(now-e.syncedAt) < c.interval)
 }
 
 // settled reports whether e was synced at or after settled (not zero).
-func (c *Counter) settled(e *entry, settled time.Time) bool {
-	if settled.IsZero() || !e.known {
+func (c *Counter) settled(e *entry, settled int64) bool {
+	if settled == 0 || !e.known {
 		return false
 	}
 	if c.mode == Sharded {
-		return !e.othersAt.Before(settled)
+		return e.othersAt >= settled
 	}
-	return !e.syncedAt.Before(settled)
+	return e.syncedAt >= settled
 }
 
 // addOptions are the variants of add.
@@ -396,7 +422,7 @@ type addOptions struct {
 	// settled: a counter that no longer changes (a past rate-limit
 	// window) is settled; when not zero, a value synced at or after it is
 	// used however old it is.
-	settled time.Time
+	settled int64 // Unix nanoseconds
 	// deferRead: never wait for KV. A value that needs a read is answered
 	// from what is known (0 for an unknown key) and read by the next
 	// flush, in bulk with the others.
@@ -412,7 +438,7 @@ type addOptions struct {
 // add adds delta to name (if o.allow accepts the current value) and
 // returns the value after the call and whether delta was added. now is the
 // caller's reading of the clock.
-func (c *Counter) add(ctx context.Context, name string, delta int64, now time.Time, o addOptions) (int64, bool, error) {
+func (c *Counter) add(ctx context.Context, name string, delta int64, now int64, o addOptions) (int64, bool, error) {
 	var err error
 	e := c.lockLive(name)
 	for tries := 0; ; tries++ {
@@ -425,7 +451,7 @@ func (c *Counter) add(ctx context.Context, name string, delta int64, now time.Ti
 			switch {
 			case o.zeroIfUnknown && !e.known:
 				e.known, e.syncedAt = true, now
-			case now.Before(e.failUntil):
+			case now < e.failUntil:
 				err = e.lastErr // still backing off: answer from what is known
 			case o.deferRead:
 				e.want = true
@@ -487,11 +513,11 @@ func (c *Counter) load(ctx context.Context, name string) error {
 			return nil, err // evicted meanwhile: a later use reads again
 		}
 		if err != nil {
-			e.failUntil, e.lastErr = c.now().Add(c.interval), err
+			e.failUntil, e.lastErr = c.now()+int64(c.interval), err
 			c.log.error("counter: read failed", "key", c.store.Prefix()+name, "err", err)
 			return nil, err
 		}
-		e.failUntil, e.lastErr, e.want = time.Time{}, nil, false
+		e.failUntil, e.lastErr, e.want = 0, nil, false
 		switch {
 		case e.gen != gen:
 			// A write landed meanwhile: what was read is older than it.
@@ -500,7 +526,7 @@ func (c *Counter) load(ctx context.Context, name string) error {
 			// told apart from it (see entry.unsure).
 		case c.mode != Sharded || !e.known:
 			e.stored, e.known, e.syncedAt = own, true, start
-		case !ownFound && start.Sub(e.wroteAt) >= c.interval:
+		case !ownFound && time.Duration(start-e.wroteAt) >= c.interval:
 			// This instance writes its own shard alone, so its local value
 			// wins over a listing that may lag behind; but a shard gone from
 			// the listing well after our last write was reset elsewhere.
@@ -597,7 +623,7 @@ func (c *Counter) Reset(ctx context.Context, name string) error {
 	e := c.lockLive(name)
 	defer e.mu.Unlock()
 	e.stored, e.known, e.syncedAt, e.pending, e.wroteAt, e.usedAt = 0, true, now, 0, now, now
-	e.others, e.othersAt, e.failUntil, e.lastErr, e.want, e.unsure = 0, now, time.Time{}, nil, false, false
+	e.others, e.othersAt, e.failUntil, e.lastErr, e.want, e.unsure = 0, now, 0, nil, false, false
 	e.gen++
 	return nil
 }

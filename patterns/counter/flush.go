@@ -27,11 +27,12 @@ func (c *Counter) run(tick <-chan time.Time, stopTicker func(), tickTime bool) {
 			if tickTime && t.IsZero() {
 				continue // a barrier: the flush before it has ended
 			}
+			now := unixNano(t)
 			if !tickTime {
-				t = c.now()
+				now = c.now()
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-			if err := c.flush(ctx, false, t); err != nil {
+			if err := c.flush(ctx, false, now); err != nil {
 				c.log.error("counter: flush failed, deltas kept for the next flush", "err", err)
 			}
 			cancel()
@@ -83,7 +84,7 @@ type flushJob struct {
 // for without waiting (entry.want), in the same bulk read. Clean keys unused
 // for KeepIdle are dropped on the way. now is the time the flush decides
 // by: the tick's, or the Clock's.
-func (c *Counter) flush(ctx context.Context, all bool, now time.Time) error {
+func (c *Counter) flush(ctx context.Context, all bool, now int64) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
 	var errs []error
@@ -107,20 +108,20 @@ func (c *Counter) flush(ctx context.Context, all bool, now time.Time) error {
 		switch {
 		case e.dead.Load():
 		case e.pending == 0 && !e.unsure:
-			if e.want && c.mode != Sharded && !closing && !now.Before(e.failUntil) {
+			if e.want && c.mode != Sharded && !closing && now >= e.failUntil {
 				jobs = append(jobs, flushJob{name: name, e: e, needRead: true, readOnly: true})
-			} else if now.Sub(e.usedAt) >= c.keepIdle {
+			} else if time.Duration(now-e.usedAt) >= c.keepIdle {
 				e.dead.Store(true)
 				evicted = true
 			}
-		case !all && !e.wroteAt.IsZero() && now.Sub(e.wroteAt) < c.interval:
+		case !all && e.wroteAt != 0 && time.Duration(now-e.wroteAt) < c.interval:
 		default:
 			// Coalesced: read before writing unless the stored value was
 			// read or written within the interval. Sharded and
 			// SingleWriter: this process is the key's only writer, so only
 			// an unknown key is read. After a write that may have landed,
 			// never: it is repeated as it was (see entry.unsure).
-			need := !e.unsure && (!e.known || (c.mode == Coalesced && !c.single && now.Sub(e.syncedAt) >= c.interval))
+			need := !e.unsure && (!e.known || (c.mode == Coalesced && !c.single && time.Duration(now-e.syncedAt) >= c.interval))
 			jobs = append(jobs, flushJob{name: name, e: e, delta: e.pending, base: e.stored, needRead: need})
 		}
 		e.mu.Unlock()
@@ -208,11 +209,11 @@ func (c *Counter) flush(ctx context.Context, all bool, now time.Time) error {
 
 // wanted returns the counters whose read a request asked for without
 // waiting, and that are not backing off after a failed read.
-func (c *Counter) wanted(now time.Time) []string {
+func (c *Counter) wanted(now int64) []string {
 	var names []string
 	for name, e := range c.idx.snapshot() {
 		e.mu.Lock()
-		if e.want && !e.dead.Load() && !now.Before(e.failUntil) {
+		if e.want && !e.dead.Load() && now >= e.failUntil {
 			names = append(names, name)
 		}
 		e.mu.Unlock()
@@ -223,7 +224,7 @@ func (c *Counter) wanted(now time.Time) []string {
 // readFailed records a failed bulk read on the entries it was for: no read
 // of them before an interval has passed, and requests see the error.
 func (c *Counter) readFailed(jobs []flushJob, err error) {
-	until := c.now().Add(c.interval)
+	until := c.now() + int64(c.interval)
 	for _, j := range jobs {
 		if !j.needRead {
 			continue
@@ -237,16 +238,16 @@ func (c *Counter) readFailed(jobs []flushJob, err error) {
 
 // readDone records the values read for the read-only jobs, started at
 // start, unless something newer is known.
-func (c *Counter) readDone(jobs []flushJob, start time.Time) {
+func (c *Counter) readDone(jobs []flushJob, start int64) {
 	for _, j := range jobs {
 		if !j.needRead {
 			continue
 		}
 		j.e.mu.Lock()
-		j.e.failUntil, j.e.lastErr = time.Time{}, nil
+		j.e.failUntil, j.e.lastErr = 0, nil
 		if j.readOnly {
 			j.e.want = false
-			if !j.e.unsure && j.e.pending == 0 && (!j.e.known || j.e.syncedAt.Before(start)) {
+			if !j.e.unsure && j.e.pending == 0 && (!j.e.known || j.e.syncedAt < start) {
 				j.e.stored, j.e.known, j.e.syncedAt = j.base, true, start
 			}
 		}

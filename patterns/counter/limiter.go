@@ -260,8 +260,8 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 		// flushes land, one interval after it ended: read it every
 		// interval until then, and once after.
 		po := o
-		po.settled, po.zeroIfUnknown = w.settled, w.prevZero
-		prev, _, perr = l.c.add(ctx, key+w.prev, 0, now, po)
+		po.settled, po.zeroIfUnknown = unixNano(w.settled), w.prevZero
+		prev, _, perr = l.c.add(ctx, key+w.prev, 0, unixNano(now), po)
 	}
 	var rate int64
 	o.zeroIfUnknown = w.curZero
@@ -272,7 +272,7 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 		}
 		return rate+int64(n) <= l.limit
 	}
-	cur, ok, err := l.c.add(ctx, key+w.cur, int64(n), now, o)
+	cur, ok, err := l.c.add(ctx, key+w.cur, int64(n), unixNano(now), o)
 	if errors.Is(err, ErrClosed) {
 		// Shutting down: let requests through (fail-closed callers see
 		// the error).
