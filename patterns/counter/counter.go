@@ -137,6 +137,7 @@ type Counter struct {
 	keepIdle time.Duration
 	timeout  time.Duration
 	now      func() int64 // Unix nanoseconds of Clock
+	keyExtra int          // bytes of a key besides the name: the prefix, and ":"+Instance in Sharded mode
 	clock    func() time.Time
 	log      *throttledLog
 
@@ -189,13 +190,17 @@ func (e *entry) value() int64 { return e.others + e.stored + e.pending }
 
 // lockLive returns the live entry of name, locked.
 func (c *Counter) lockLive(name string) *entry {
+	e := (*c.idx.read.Load())[name]
+	if e == nil {
+		e = c.idx.get(name)
+	}
 	for {
-		e := c.idx.get(name)
 		e.mu.Lock()
 		if !e.dead.Load() {
 			return e
 		}
 		e.mu.Unlock()
+		e = c.idx.get(name)
 	}
 }
 
@@ -261,6 +266,10 @@ func New(ns kv.Namespace, opts Options) (*Counter, error) {
 		log:      &throttledLog{log: opts.Logger, every: 10 * opts.FlushInterval, now: opts.Clock},
 	}
 	c.idx.init()
+	c.keyExtra = len(opts.Prefix)
+	if c.mode == Sharded {
+		c.keyExtra += 1 + len(c.instance)
+	}
 	if c.mode != Direct {
 		c.hasFlushr = true
 		c.stop, c.done = make(chan struct{}), make(chan struct{})
@@ -303,11 +312,7 @@ func (c *Counter) key(name string) string {
 // validate checks name before any call: the longest key it produces must be
 // a valid KV key.
 func (c *Counter) validate(op, name string) error {
-	n := len(c.store.Prefix()) + len(name)
-	if c.mode == Sharded {
-		n += 1 + len(c.instance)
-	}
-	if n > 2 && n <= kv.MaxKeySize {
+	if n := c.keyExtra + len(name); n > 2 && n <= kv.MaxKeySize {
 		return nil // non-empty, not "." or "..", short enough: valid
 	}
 	full := c.store.Prefix() + name

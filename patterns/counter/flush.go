@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/kvkit/kvkit/kv"
 )
 
@@ -77,7 +79,20 @@ type flushJob struct {
 	base     int64
 	needRead bool
 	readOnly bool // a read asked for by a request that did not wait (entry.want), nothing to write
+	outcome  writeOutcome
 }
+
+// writeOutcome is what became of a flushJob's write.
+type writeOutcome uint8
+
+const (
+	written          writeOutcome = iota
+	writeMaybeLanded              // failed after KV may have applied it (see entry.unsure)
+	writeRefused                  // certainly not applied
+)
+
+// flushWriters is how many bulk writes of one flush run at a time.
+const flushWriters = 4
 
 // flush writes the dirty keys: all of them, or only those whose last write
 // ended at least one interval ago, and reads the keys that requests asked
@@ -162,39 +177,63 @@ func (c *Counter) flush(ctx context.Context, all bool, now int64) error {
 		return errors.Join(errs...)
 	}
 
-	entries := make([]kv.PutEntry[int64], len(jobs))
-	for i, j := range jobs {
-		entries[i] = kv.PutEntry[int64]{Key: c.key(j.name), Value: j.base + j.delta}
-		if c.mode == Sharded {
-			entries[i].Metadata = shardMetaJSON(j.base + j.delta)
-		}
-	}
-	failed := map[string]bool{}
-	maybeLanded := false
-	if err := c.store.PutMany(ctx, entries); err != nil {
-		errs = append(errs, err)
-		maybeLanded = !refused(err)
-		var be *kv.BulkError
-		if errors.As(err, &be) {
+	// One bulk write per kv.MaxBulkWrite keys, each judged on its own
+	// error: a chunk refused keeps its deltas to be read and added again, a
+	// chunk that may have landed repeats its values, whatever the others did.
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(flushWriters)
+	for lo := 0; lo < len(jobs); lo += kv.MaxBulkWrite {
+		chunk := jobs[lo:min(lo+kv.MaxBulkWrite, len(jobs))]
+		g.Go(func() error {
+			entries := make([]kv.PutEntry[int64], len(chunk))
+			for i, j := range chunk {
+				entries[i] = kv.PutEntry[int64]{Key: c.key(j.name), Value: j.base + j.delta}
+				if c.mode == Sharded {
+					entries[i].Metadata = shardMetaJSON(j.base + j.delta)
+				}
+			}
+			err := c.store.PutMany(ctx, entries)
+			if err == nil {
+				return nil
+			}
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			outcome := writeMaybeLanded
+			if refused(err) {
+				outcome = writeRefused
+			}
+			var be *kv.BulkError
+			if !errors.As(err, &be) {
+				for i := range chunk {
+					chunk[i].outcome = outcome
+				}
+				return nil
+			}
+			failed := make(map[string]bool, len(be.Keys))
 			for _, k := range be.Keys {
 				failed[k] = true
 			}
-		} else {
-			for _, e := range entries {
-				failed[e.Key] = true
+			for i := range chunk {
+				if failed[c.key(chunk[i].name)] {
+					chunk[i].outcome = outcome
+				}
 			}
-		}
+			return nil
+		})
 	}
+	_ = g.Wait()
 	end := c.now()
 	for _, j := range jobs {
 		j.e.mu.Lock()
-		switch {
-		case !failed[c.key(j.name)]:
+		switch j.outcome {
+		case written:
 			j.e.stored, j.e.known, j.e.syncedAt, j.e.wroteAt = j.base+j.delta, true, end, end
 			j.e.pending -= j.delta
 			j.e.unsure, j.e.want = false, false
 			j.e.gen++
-		case maybeLanded:
+		case writeMaybeLanded:
 			// The delta stays pending, and the next write repeats this
 			// one's base instead of reading what may be this write.
 			j.e.stored, j.e.known, j.e.unsure = j.base, true, true
@@ -300,9 +339,9 @@ func shardMetaJSON(n int64) json.RawMessage {
 // land: KV answered 429 (too many writes to the key) or 401/403, or the
 // input was refused before any call. A transport error, a timeout, a 5xx
 // or anything unknown may come after KV applied the write. A *kv.BulkError
-// is judged by its cause, the first chunk's error: with more than
-// kv.MaxBulkWrite keys in one flush a mixed failure counts as its first
-// chunk's kind.
+// is judged by its cause: the flush writes one chunk of at most
+// kv.MaxBulkWrite keys per call, so that cause is its chunk's error (over
+// a namespace without bulk writes, the first failed key's).
 func refused(err error) bool {
 	for _, s := range []error{kv.ErrRateLimited, kv.ErrUnauthorized, kv.ErrInvalidKey, kv.ErrInvalidTTL,
 		kv.ErrInvalidExpiration, kv.ErrValueTooLarge, kv.ErrMetadataTooLarge, kv.ErrInvalidMetadata,
