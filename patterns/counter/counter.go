@@ -137,6 +137,7 @@ type Counter struct {
 	keepIdle time.Duration
 	timeout  time.Duration
 	now      func() int64 // Unix nanoseconds of Clock
+	coarse   bool         // now is coarse.Now (no Clock given)
 	keyExtra int          // bytes of a key besides the name: the prefix, and ":"+Instance in Sharded mode
 	clock    func() time.Time
 	log      *throttledLog
@@ -246,7 +247,7 @@ func New(ns kv.Namespace, opts Options) (*Counter, error) {
 	if err != nil {
 		return nil, err
 	}
-	nowNs := coarse.Now // time.Now costs ~50 ns, more than an Increment should
+	nowNs, useCoarse := coarse.Now, opts.Clock == nil // time.Now costs ~50 ns, more than an Increment should
 	if opts.Clock == nil {
 		opts.Clock = coarseNow
 	} else {
@@ -262,6 +263,7 @@ func New(ns kv.Namespace, opts Options) (*Counter, error) {
 		keepIdle: opts.KeepIdle,
 		timeout:  opts.FlushTimeout,
 		now:      nowNs,
+		coarse:   useCoarse,
 		clock:    opts.Clock,
 		log:      &throttledLog{log: opts.Logger, every: 10 * opts.FlushInterval, now: opts.Clock},
 	}
@@ -352,7 +354,12 @@ func (c *Counter) Increment(ctx context.Context, name string, delta int64) (int6
 	if c.mode == Direct {
 		return c.direct(ctx, name, delta)
 	}
-	now := c.now()
+	var now int64
+	if c.coarse {
+		now = coarse.Now() // a direct call: cheaper than through c.now
+	} else {
+		now = c.now()
+	}
 	// The common case, a known counter: what add does without a read.
 	e := c.lockLive(name)
 	if !c.closed.Load() && c.fresh(e, now) {
