@@ -104,9 +104,10 @@ type Options struct {
 	KeepIdle time.Duration
 	// FlushTimeout bounds each background flush. Default: 10 s.
 	FlushTimeout time.Duration
-	// Clock returns the current time. Default: internal/coarse's clock,
-	// time.Now to within about a millisecond, which costs an atomic load
-	// where time.Now would cost more than the rest of an Increment.
+	// Clock returns the current time. Default: time.Now to within about a
+	// millisecond, read from a clock a goroutine refreshes while it is in
+	// use (an atomic load, where time.Now would cost more than the rest of
+	// an Increment).
 	Clock func() time.Time
 	// Tick drives the background flusher: every value received flushes the
 	// keys whose last write is at least FlushInterval old as of the value

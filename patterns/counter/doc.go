@@ -28,7 +28,13 @@
 // delta twice: the next flush writes the same absolute value plus what was
 // counted since, with no read before it (another writer's update landing in
 // between is overwritten, as above). A write KV refused (429, 401/403) did
-// not land: the next flush reads as usual.
+// not land: the next flush reads as usual. A flush writes at most 10,000
+// keys a call (kv.MaxBulkWrite, the Workers KV limit), and judges each
+// call by its own failure.
+//
+// An Increment of a known counter takes only that counter's lock (no lock
+// shared with other counters) and, without Options.Clock, reads a clock
+// refreshed every millisecond rather than time.Now.
 //
 // [Sharded]: each process writes its own key prefix+name+":"+Instance and
 // nothing else, so no update is ever lost. A read sums the shards with one
