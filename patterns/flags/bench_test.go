@@ -35,27 +35,19 @@ func BenchmarkSHA256(b *testing.B) {
 // rollout (so the hash is always computed). Compare with BenchmarkSHA256
 // from the same run: target <= 2x and 0 allocs/op.
 func BenchmarkIsEnabledWarm(b *testing.B) {
-	for _, loadAll := range []bool{false, true} {
-		name := "PerFlag"
-		if loadAll {
-			name = "LoadAll"
-		}
-		b.Run(name, func(b *testing.B) {
-			ctx := context.Background()
-			ns := memory.New(memory.Options{})
-			if err := ns.Put(ctx, "flag:"+flagsBenchFlag, []byte(`{"enabled":true,"rolloutPercent":50,"allowlist":["a","b"]}`), kv.PutOptions{}); err != nil {
-				b.Fatal(err)
-			}
-			c := flags.Must(flags.New(ns, flags.Options{LoadAll: loadAll}))
-			c.IsEnabled(ctx, flagsBenchFlag, flagsBenchUser) // warm
-			b.ReportAllocs()
-			var on bool
-			for b.Loop() {
-				on = c.IsEnabled(ctx, flagsBenchFlag, flagsBenchUser)
-			}
-			flagsSink = on
-		})
+	ctx := context.Background()
+	ns := memory.New(memory.Options{})
+	if err := ns.Put(ctx, "flag:"+flagsBenchFlag, []byte(`{"enabled":true,"rolloutPercent":50,"allowlist":["a","b"]}`), kv.PutOptions{}); err != nil {
+		b.Fatal(err)
 	}
+	c := flags.Must(flags.New(ns, flags.Options{}))
+	c.IsEnabled(ctx, flagsBenchFlag, flagsBenchUser) // warm
+	b.ReportAllocs()
+	var on bool
+	for b.Loop() {
+		on = c.IsEnabled(ctx, flagsBenchFlag, flagsBenchUser)
+	}
+	flagsSink = on
 }
 
 // BenchmarkIsEnabledWarmParallel is the same check from every CPU.
