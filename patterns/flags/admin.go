@@ -21,7 +21,7 @@ func (c *Client) Set(ctx context.Context, name string, f Flag) error {
 	if err := c.store.Put(ctx, name, f); err != nil {
 		return err
 	}
-	c.remember(name, compile(f))
+	c.remember(name, refOf(compile(f)))
 	return nil
 }
 
@@ -34,7 +34,7 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 	if err := c.store.Delete(ctx, name); err != nil {
 		return err
 	}
-	c.remember(name, nil)
+	c.remember(name, ref{})
 	return nil
 }
 
@@ -47,7 +47,7 @@ func (c *Client) List(ctx context.Context) (map[string]Flag, error) {
 	}
 	out := make(map[string]Flag, len(m))
 	for name, f := range m {
-		out[name] = f.def
+		out[name] = f.c.def
 	}
 	return out, nil
 }
@@ -69,7 +69,7 @@ func (c *Client) EvaluateAll(ctx context.Context, userID string) (map[string]Dec
 		out[name] = f.evaluate(name, userID)
 	}
 	for name, f := range s.over {
-		if f == nil {
+		if f.c == nil {
 			delete(out, name)
 		} else {
 			out[name] = f.evaluate(name, userID)

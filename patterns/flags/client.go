@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,11 +81,12 @@ type Client struct {
 type snapshot struct {
 	// flags maps each flag name to its definition, as listed and read
 	// (writes folded in). A name not in it (nor in over) is not a flag.
-	flags map[string]*compiled
-	// over holds this Client's recent writes (nil: deleted), checked first.
+	flags map[string]ref
+	// over holds this Client's recent writes (a zero ref: deleted),
+	// checked first.
 	// It is copied on each write and folded into flags once it outgrows
 	// foldAt, so a write never copies all flags, yet over stays small.
-	over    map[string]*compiled
+	over    map[string]ref
 	expires int64 // Client.nanos time
 	err     error // the failed load's, when nothing was ever loaded
 	loaded  bool  // flags came from a successful load at some point
@@ -93,7 +95,7 @@ type snapshot struct {
 // write is one Set or Delete through the Client: f nil for a delete.
 type write struct {
 	name string
-	f    *compiled
+	f    ref
 }
 
 // New returns a Client over ns. It fails with kv.ErrInvalidOptions for a nil
@@ -182,7 +184,7 @@ func (c *Client) Variant(ctx context.Context, name, userID string) string {
 // known definition is served, and the failure logged).
 func (c *Client) Evaluate(ctx context.Context, name, userID string) (Decision, error) {
 	f, err := c.lookup(ctx, name)
-	if f == nil && err != nil {
+	if f.c == nil && err != nil {
 		return Decision{Reason: ReasonError}, err
 	}
 	return f.evaluate(name, userID), nil
@@ -193,21 +195,21 @@ func (c *Client) Evaluate(ctx context.Context, name, userID string) (Decision, e
 // is false for a missing flag. The slices in the result are shared with the
 // cache: do not modify them.
 func (c *Client) Get(ctx context.Context, name string) (f Flag, found bool, err error) {
-	cf, err := c.lookup(ctx, name)
-	if cf == nil {
+	r, err := c.lookup(ctx, name)
+	if r.c == nil {
 		return Flag{}, false, err
 	}
-	return cf.def, true, nil
+	return r.c.def, true, nil
 }
 
 // lookup returns the definition to serve for name: nil when absent. err is
 // set for an invalid name, and when the definitions were never loaded and
 // the last load failed.
-func (c *Client) lookup(ctx context.Context, name string) (*compiled, error) {
+func (c *Client) lookup(ctx context.Context, name string) (ref, error) {
 	s := c.all.Load()
 	if s == nil || c.nanos() >= s.expires {
 		if err := c.validName(name); err != nil {
-			return nil, err // before any KV call
+			return ref{}, err // before any KV call
 		}
 		s = c.snapshot(ctx)
 	}
@@ -220,12 +222,12 @@ func (c *Client) lookup(ctx context.Context, name string) (*compiled, error) {
 		return f, nil
 	}
 	if err := c.validName(name); err != nil {
-		return nil, err
+		return ref{}, err
 	}
 	if !s.loaded {
-		return nil, s.err
+		return ref{}, s.err
 	}
-	return nil, nil
+	return ref{}, nil
 }
 
 // snapshot returns the current snapshot, reloading every definition first
@@ -263,7 +265,7 @@ func (c *Client) snapshot(ctx context.Context) *snapshot {
 		case err == nil:
 			// Writes the listing may have missed win: they are newer.
 			for _, w := range writes {
-				if w.f == nil {
+				if w.f.c == nil {
 					delete(m, w.name)
 				} else {
 					m[w.name] = w.f
@@ -285,7 +287,7 @@ func (c *Client) snapshot(ctx context.Context) *snapshot {
 
 // remember makes a definition this Client just wrote (nil: deleted) the one
 // it serves, at once. c.all always holds a snapshot afterwards.
-func (c *Client) remember(name string, f *compiled) {
+func (c *Client) remember(name string, f ref) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.loading {
@@ -293,19 +295,19 @@ func (c *Client) remember(name string, f *compiled) {
 	}
 	prev := c.all.Load()
 	if prev == nil {
-		prev = &snapshot{} // expired: the next evaluation loads the rest
+		prev = &snapshot{expires: math.MinInt64} // expired: the next evaluation loads the rest
 	}
 	s := *prev
 	if len(s.over)+1 > foldAt(len(s.flags)) {
 		s.flags = fold(s.flags, s.over, len(s.over)+1)
 		s.over = nil
-		if f == nil {
+		if f.c == nil {
 			delete(s.flags, name)
 		} else {
 			s.flags[name] = f
 		}
 	} else {
-		over := make(map[string]*compiled, len(s.over)+1)
+		over := make(map[string]ref, len(s.over)+1)
 		for k, v := range s.over {
 			over[k] = v
 		}
@@ -321,13 +323,13 @@ func (c *Client) remember(name string, f *compiled) {
 func foldAt(n int) int { return max(8, int(math.Sqrt(float64(n)))) }
 
 // fold returns a copy of flags with over applied.
-func fold(flags, over map[string]*compiled, extra int) map[string]*compiled {
-	m := make(map[string]*compiled, len(flags)+extra)
+func fold(flags, over map[string]ref, extra int) map[string]ref {
+	m := make(map[string]ref, len(flags)+extra)
 	for k, v := range flags {
 		m[k] = v
 	}
 	for k, v := range over {
-		if v == nil {
+		if v.c == nil {
 			delete(m, k)
 		} else {
 			m[k] = v
@@ -338,18 +340,33 @@ func fold(flags, over map[string]*compiled, extra int) map[string]*compiled {
 
 // fetchAll lists the prefix and reads every definition in bulk (one bulk
 // read per kv.MaxBulkGet keys), compiled.
-func (c *Client) fetchAll(ctx context.Context) (map[string]*compiled, error) {
+func (c *Client) fetchAll(ctx context.Context) (map[string]ref, error) {
 	keys, err := c.store.ListAll(ctx, kv.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
+	// The names are copied into one string, so that the map's keys sit
+	// together in memory rather than one allocation each: with many flags,
+	// a lookup then mostly hits the CPU cache.
+	size := 0
+	for _, k := range keys {
+		size += len(k.Name)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, k := range keys {
+		b.WriteString(k.Name)
+	}
+	all := b.String()
 	names := make([]string, 0, len(keys))
+	at := 0
 	for _, k := range keys {
 		if k.Name != "" { // the bare prefix is no flag
-			names = append(names, k.Name)
+			names = append(names, all[at:at+len(k.Name)])
 		}
+		at += len(k.Name)
 	}
-	m := make(map[string]*compiled, len(names))
+	m := make(map[string]ref, len(names))
 	if len(names) == 0 {
 		return m, nil
 	}
@@ -357,8 +374,10 @@ func (c *Client) fetchAll(ctx context.Context) (map[string]*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	for name, def := range defs {
-		m[name] = compile(def)
+	for _, name := range names {
+		if def, ok := defs[name]; ok { // a flag deleted since the listing is absent
+			m[name] = refOf(compile(def))
+		}
 	}
 	return m, nil
 }

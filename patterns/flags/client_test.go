@@ -348,3 +348,19 @@ func TestCancelledCallerIsNotRemembered(t *testing.T) {
 	assert.True(t, d.Enabled)
 	assert.Empty(t, env.log.String(), "a cancelled caller is not a KV failure")
 }
+
+// TestSetBeforeFirstLoad: a Set on a Client that has loaded nothing yet is
+// served, and the first evaluation still loads the other flags, with the
+// real clock (whose coarse reading may lag the Client's creation).
+func TestSetBeforeFirstLoad(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := kvtest.NewCountingBulk(memory.New(memory.Options{}))
+	require.NoError(t, ns.Put(ctx, "flag:other", []byte(`{"enabled":true,"rolloutPercent":100}`), kv.PutOptions{}))
+	c, err := flags.New(ns, flags.Options{})
+	require.NoError(t, err)
+	require.NoError(t, c.Set(ctx, "mine", flags.Flag{Enabled: true, RolloutPercent: 100}))
+	assert.True(t, c.IsEnabled(ctx, "other", "u"), "loaded by the first evaluation")
+	assert.True(t, c.IsEnabled(ctx, "mine", "u"))
+	assert.Equal(t, kvtest.Counts{Put: 2, List: 1, BulkGet: 1}, ns.Counts())
+}
