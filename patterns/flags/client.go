@@ -139,7 +139,7 @@ func New(ns kv.Namespace, opts Options) (*Client, error) {
 	if c.logEvery == 0 {
 		c.logEvery = time.Minute
 	}
-	store, err := kv.New[Flag](ns, kv.Options{Prefix: c.prefix, Clock: c.now})
+	store, err := kv.New[Flag](ns, kv.Options{Prefix: c.prefix, Clock: c.now, Codec: codec{}})
 	if err != nil {
 		return nil, err
 	}
