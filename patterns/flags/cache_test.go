@@ -14,6 +14,7 @@ import (
 
 	"github.com/kvkit/kvkit/kv"
 	"github.com/kvkit/kvkit/kv/kvtest"
+	"github.com/kvkit/kvkit/kv/memory"
 	"github.com/kvkit/kvkit/patterns/flags"
 )
 
@@ -237,4 +238,38 @@ func TestSnapshotSwapUnderConcurrentChecks(t *testing.T) {
 	wg.Wait()
 	t.Logf("flip seen on %d times, off %d times", seenOn.Load(), seenOff.Load())
 	assert.Positive(t, env.ns.Counts().List, "reloads happened")
+}
+
+// TestLoadWithoutBulkReads: over a namespace without bulk reads, the load
+// reads each listed flag on its own, once.
+func TestLoadWithoutBulkReads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	mem := memory.New(memory.Options{})
+	for i := range 30 {
+		require.NoError(t, mem.Put(ctx, "flag:f"+strconv.Itoa(i), []byte(`{"enabled":true,"rolloutPercent":100}`), kv.PutOptions{}))
+	}
+	ns := kvtest.NewCounting(mem)
+	c, err := flags.New(ns, flags.Options{})
+	require.NoError(t, err)
+	for range 3 {
+		for i := range 30 {
+			require.True(t, c.IsEnabled(ctx, "f"+strconv.Itoa(i), "u"))
+		}
+	}
+	assert.Equal(t, kvtest.Counts{List: 1, Get: 30}, ns.Counts())
+}
+
+// TestMalformedDefinitionFailsTheLoad: a definition that is not a Flag's
+// JSON fails the load with kv.ErrCodec (the last definitions loaded, if
+// any, are served meanwhile).
+func TestMalformedDefinitionFailsTheLoad(t *testing.T) {
+	t.Parallel()
+	env := flagsSetup(t, flags.Options{}, map[string]string{
+		"good": `{"enabled":true,"rolloutPercent":100}`,
+		"bad":  `{"enabled":"yes"}`,
+	})
+	_, err := env.c.Evaluate(context.Background(), "good", "u")
+	assert.ErrorIs(t, err, kv.ErrCodec)
+	assert.Contains(t, err.Error(), "flag:bad")
 }

@@ -2,15 +2,18 @@ package flags
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/kvkit/kvkit/internal/coarse"
@@ -51,6 +54,7 @@ const DefaultPrefix = "flag:"
 // It is safe for concurrent use and starts no goroutines.
 type Client struct {
 	store      *kv.Store[Flag]
+	bulk       kv.BulkNamespace // nil when the namespace has no bulk reads
 	prefix     string
 	ttl        time.Duration
 	retryAfter time.Duration
@@ -144,6 +148,7 @@ func New(ns kv.Namespace, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c.store = store
+	c.bulk, _ = ns.(kv.BulkNamespace)
 	return c, nil
 }
 
@@ -370,17 +375,70 @@ func (c *Client) fetchAll(ctx context.Context) (map[string]ref, error) {
 	if len(names) == 0 {
 		return m, nil
 	}
-	defs, err := c.store.GetMany(ctx, names)
-	if err != nil {
+	if c.bulk == nil {
+		defs, err := c.store.GetMany(ctx, names)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			if def, ok := defs[name]; ok { // a flag deleted since the listing is absent
+				m[name] = refOf(compile(def))
+			}
+		}
+		return m, nil
+	}
+	// The bulk reads by hand, a few at a time as kv.Store.GetMany makes
+	// them, but compiled as they come, without GetMany's maps.
+	chunks := slices.Collect(slices.Chunk(names, kv.MaxBulkGet))
+	got := make([][]ref, len(chunks))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bulkReads)
+	for i, chunk := range chunks {
+		g.Go(func() error {
+			full := make([]string, len(chunk))
+			for j, name := range chunk {
+				full[j] = c.prefix + name
+			}
+			items, err := c.bulk.GetBulk(gctx, full, kv.GetOptions{})
+			if err != nil {
+				var e *kv.Error
+				if errors.As(err, &e) {
+					return err
+				}
+				return &kv.Error{Op: "get-many", Err: err}
+			}
+			refs := make([]ref, len(chunk))
+			for j := range chunk {
+				it, found := items[full[j]]
+				if !found {
+					continue // deleted since the listing: absent
+				}
+				var f Flag
+				if err := (codec{}).Unmarshal(it.Value, &f); err != nil {
+					return &kv.Error{Op: "get-many", Key: full[j], Err: errors.Join(kv.ErrCodec, err)}
+				}
+				refs[j] = refOf(compile(f))
+			}
+			got[i] = refs
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, name := range names {
-		if def, ok := defs[name]; ok { // a flag deleted since the listing is absent
-			m[name] = refOf(compile(def))
+	for i, chunk := range chunks {
+		for j, name := range chunk {
+			if r := got[i][j]; r.c != nil {
+				m[name] = r
+			}
 		}
 	}
 	return m, nil
 }
+
+// bulkReads is how many bulk reads a load has in flight, as for
+// kv.Store.GetMany by default.
+const bulkReads = 8
 
 // validName checks that name makes a valid KV key with the prefix, without
 // allocating when it does.
