@@ -1,9 +1,6 @@
 package flags
 
-import (
-	"context"
-	"maps"
-)
+import "context"
 
 // Set validates and stores the definition of flag name. The name must make
 // a valid KV key with the prefix (kv.ErrInvalidKey otherwise) and f must
@@ -24,7 +21,7 @@ func (c *Client) Set(ctx context.Context, name string, f Flag) error {
 	if err := c.store.Put(ctx, name, f); err != nil {
 		return err
 	}
-	c.remember(name, compile(f))
+	c.remember(name, refOf(compile(f)))
 	return nil
 }
 
@@ -37,58 +34,46 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 	if err := c.store.Delete(ctx, name); err != nil {
 		return err
 	}
-	c.remember(name, nil)
+	c.remember(name, ref{})
 	return nil
-}
-
-// remember puts a definition this Client just wrote into its caches.
-func (c *Client) remember(name string, f *compiled) {
-	st := &state{flag: f, expires: c.nanos() + int64(c.ttl)}
-	c.mu.Lock()
-	e := c.find(name)
-	if e == nil {
-		e = &entry{}
-	}
-	e.st.Store(st)
-	c.place(name, e, st)
-	c.mu.Unlock()
-	c.sfAll.Do("", func() (any, error) { // not while a reload is running
-		s := c.all.Load()
-		if s == nil || !s.loaded {
-			return nil, nil
-		}
-		next := &snapshot{flags: maps.Clone(s.flags), expires: s.expires, loaded: true}
-		if f == nil {
-			delete(next.flags, name)
-		} else {
-			next.flags[name] = f
-		}
-		c.all.Store(next)
-		return nil, nil
-	})
 }
 
 // List reads every flag definition under the prefix, fresh from KV (one
 // listing per 1,000 flags and one bulk read per 100), by name.
 func (c *Client) List(ctx context.Context) (map[string]Flag, error) {
-	return c.fetchAll(ctx)
-}
-
-// EvaluateAll decides every flag for userID, by name: the form to send to a
-// front end. It serves the all-flags snapshot, loaded with one listing plus
-// bulk reads and reused for the cache TTL. A failed reload serves the last
-// snapshot; with none, it returns the error.
-func (c *Client) EvaluateAll(ctx context.Context, userID string) (map[string]Decision, error) {
-	s, err := c.snapshot(ctx, c.nanos())
+	m, err := c.fetchAll(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if s.err != nil && !s.loaded {
+	out := make(map[string]Flag, len(m))
+	for name, f := range m {
+		out[name] = f.c.def
+	}
+	return out, nil
+}
+
+// EvaluateAll decides every flag for userID, by name: the form to send to a
+// front end. It serves the definitions the evaluations serve (see
+// [Client]). A failed reload serves the last ones; with none, it returns
+// the error.
+func (c *Client) EvaluateAll(ctx context.Context, userID string) (map[string]Decision, error) {
+	s := c.all.Load()
+	if s == nil || c.nanos() >= s.expires {
+		s = c.snapshot(ctx)
+	}
+	if !s.loaded {
 		return nil, s.err
 	}
-	out := make(map[string]Decision, len(s.flags))
+	out := make(map[string]Decision, len(s.flags)+len(s.over))
 	for name, f := range s.flags {
 		out[name] = f.evaluate(name, userID)
+	}
+	for name, f := range s.over {
+		if f.c == nil {
+			delete(out, name)
+		} else {
+			out[name] = f.evaluate(name, userID)
+		}
 	}
 	return out, nil
 }

@@ -2,16 +2,21 @@ package flags
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/kvkit/kvkit/internal/coarse"
-	"github.com/kvkit/kvkit/internal/lcache"
 	"github.com/kvkit/kvkit/kv"
 )
 
@@ -20,32 +25,16 @@ type Options struct {
 	// Prefix is the key prefix of flag definitions: flag "new-ui" is stored
 	// under Prefix+"new-ui". Optional. Default: "flag:" (the recipe's).
 	Prefix string
-	// CacheTTL is how long a loaded definition (or the absence of one) is
-	// served from memory before the next evaluation reloads it.
+	// CacheTTL is how long the definitions loaded together (and so the
+	// absence of any other flag) are served from memory before the next
+	// evaluation reloads them all.
 	// Optional. Default: 30s (the recipe's cacheTtl).
 	CacheTTL time.Duration
 	// RetryAfter is how long a failed load is remembered: the last known
-	// definition (or, for a flag never loaded, the error) is served for this
-	// long before the next attempt, so a KV outage is not hammered.
+	// definitions (or, when none were ever loaded, the error) are served
+	// for this long before the next attempt, so a KV outage is not hammered.
 	// Optional. Default: 5s, at most CacheTTL.
 	RetryAfter time.Duration
-	// LoadAll loads every flag under Prefix in one listing plus bulk reads
-	// (one list call per 1,000 flags and one bulk read per 100) instead of
-	// one read per flag, and refreshes them together. For services that check
-	// many flags. Optional. Default: false (one read per flag).
-	LoadAll bool
-	// MaxFlags bounds how many flags (names that have a definition) the
-	// per-flag cache keeps. Past it, the flags checked least often are
-	// evicted (otter's W-TinyLFU) and read again when next checked.
-	// Optional. Default: 10,000.
-	MaxFlags int
-	// MaxAbsent bounds how many names that are not flags (or whose first
-	// load failed) the per-flag cache remembers, in a cache of their own:
-	// a caller that checks names taken from requests can only evict other
-	// absent names, never a flag, and a flag created later is cached like
-	// any other. An evicted absent name costs a read when checked again.
-	// Optional. Default: 10,000.
-	MaxAbsent int
 	// Clock returns the current time, for the cache. Optional.
 	// Default: time.Now. Tests inject kvtest.Clock.Now.
 	Clock func() time.Time
@@ -65,60 +54,64 @@ const DefaultPrefix = "flag:"
 // It is safe for concurrent use and starts no goroutines.
 type Client struct {
 	store      *kv.Store[Flag]
+	bulk       kv.BulkNamespace // nil when the namespace has no bulk reads
 	prefix     string
 	ttl        time.Duration
 	retryAfter time.Duration
-	loadAll    bool
 	now        func() time.Time // the Clock option
 	nanos      func() int64     // now, as nanoseconds since base: cheaper on the hot path
 	base       time.Time
 	log        *slog.Logger
 	logEvery   time.Duration
 
-	// A name's entry lives in known while its state holds a definition,
-	// in absent otherwise. Reads take no lock of the Client's.
-	known  *lcache.Cache[string, *entry]
-	absent *lcache.Cache[string, *entry]
-	mu     sync.Mutex               // serialises placing entries in known or absent
-	sf     singleflight.Group       // one load per flag name
-	all    atomic.Pointer[snapshot] // LoadAll and EvaluateAll
-	sfAll  singleflight.Group
+	// all is what evaluations read: one atomic load and a map lookup.
+	// Snapshots are immutable; a new one replaces the current under mu.
+	all atomic.Pointer[snapshot]
+	sf  singleflight.Group // one reload at a time
+
+	mu sync.Mutex // serialises replacing all, and guards the fields below
+	// While a reload runs (loading), writes holds this Client's writes
+	// since it started, which it may have missed: replayed onto its result.
+	loading bool
+	writes  []write
 
 	logMu      sync.Mutex
 	lastLog    time.Time
 	suppressed int
 }
 
-// entry holds the current state of one flag name.
-type entry struct{ st atomic.Pointer[state] }
-
-// state is one load of a flag: its definition (nil when absent), until when
-// it is served, and the error of a failed load when nothing was known.
-type state struct {
-	flag    *compiled
+// snapshot is one load of every flag under the prefix, plus this Client's
+// writes since.
+type snapshot struct {
+	// flags maps each flag name to its definition, as listed and read
+	// (writes folded in). A name not in it (nor in over) is not a flag.
+	flags map[string]ref
+	// over holds this Client's recent writes (a zero ref: deleted),
+	// checked first.
+	// It is copied on each write and folded into flags once it outgrows
+	// foldAt, so a write never copies all flags, yet over stays small.
+	over    map[string]ref
 	expires int64 // Client.nanos time
-	err     error
+	err     error // the failed load's, when nothing was ever loaded
+	loaded  bool  // flags came from a successful load at some point
 }
 
-// snapshot is one load of every flag under the prefix.
-type snapshot struct {
-	flags   map[string]*compiled
-	expires int64 // Client.nanos time
-	err     error
-	loaded  bool // flags came from a successful load at some point
+// write is one Set or Delete through the Client: f nil for a delete.
+type write struct {
+	name string
+	f    ref
 }
 
 // New returns a Client over ns. It fails with kv.ErrInvalidOptions for a nil
-// namespace, a bad prefix or negative durations and sizes.
+// namespace, a bad prefix or negative durations.
 func New(ns kv.Namespace, opts Options) (*Client, error) {
-	if opts.CacheTTL < 0 || opts.RetryAfter < 0 || opts.MaxFlags < 0 || opts.MaxAbsent < 0 || opts.LogEvery < 0 {
-		return nil, fmt.Errorf("flags: %w: negative CacheTTL, RetryAfter, MaxFlags, MaxAbsent or LogEvery", kv.ErrInvalidOptions)
+	if opts.CacheTTL < 0 || opts.RetryAfter < 0 || opts.LogEvery < 0 {
+		return nil, fmt.Errorf("flags: %w: negative CacheTTL, RetryAfter or LogEvery", kv.ErrInvalidOptions)
 	}
 	c := &Client{
 		prefix:     opts.Prefix,
 		ttl:        opts.CacheTTL,
 		retryAfter: opts.RetryAfter,
-		loadAll:    opts.LoadAll,
 		now:        opts.Clock,
 		log:        opts.Logger,
 		logEvery:   opts.LogEvery,
@@ -133,20 +126,6 @@ func New(ns kv.Namespace, opts Options) (*Client, error) {
 		c.retryAfter = 5 * time.Second
 	}
 	c.retryAfter = min(c.retryAfter, c.ttl)
-	maxFlags, maxAbsent := opts.MaxFlags, opts.MaxAbsent
-	if maxFlags == 0 {
-		maxFlags = 10000
-	}
-	if maxAbsent == 0 {
-		maxAbsent = 10000
-	}
-	var err error
-	if c.known, err = lcache.New(lcache.Options[string, *entry]{MaxEntries: maxFlags, Clock: opts.Clock}); err != nil {
-		return nil, fmt.Errorf("flags: %w: %w", kv.ErrInvalidOptions, err)
-	}
-	if c.absent, err = lcache.New(lcache.Options[string, *entry]{MaxEntries: maxAbsent, Clock: opts.Clock}); err != nil {
-		return nil, fmt.Errorf("flags: %w: %w", kv.ErrInvalidOptions, err)
-	}
 	if c.now == nil {
 		// time.Now costs ~50 ns here, half a SHA-256: the hot path reads
 		// internal/coarse (an atomic load, within ~1 ms) instead.
@@ -164,11 +143,12 @@ func New(ns kv.Namespace, opts Options) (*Client, error) {
 	if c.logEvery == 0 {
 		c.logEvery = time.Minute
 	}
-	store, err := kv.New[Flag](ns, kv.Options{Prefix: c.prefix, Clock: c.now})
+	store, err := kv.New[Flag](ns, kv.Options{Prefix: c.prefix, Clock: c.now, Codec: codec{}})
 	if err != nil {
 		return nil, err
 	}
 	c.store = store
+	c.bulk, _ = ns.(kv.BulkNamespace)
 	return c, nil
 }
 
@@ -209,7 +189,7 @@ func (c *Client) Variant(ctx context.Context, name, userID string) string {
 // known definition is served, and the failure logged).
 func (c *Client) Evaluate(ctx context.Context, name, userID string) (Decision, error) {
 	f, err := c.lookup(ctx, name)
-	if f == nil && err != nil {
+	if f.c == nil && err != nil {
 		return Decision{Reason: ReasonError}, err
 	}
 	return f.evaluate(name, userID), nil
@@ -220,200 +200,260 @@ func (c *Client) Evaluate(ctx context.Context, name, userID string) (Decision, e
 // is false for a missing flag. The slices in the result are shared with the
 // cache: do not modify them.
 func (c *Client) Get(ctx context.Context, name string) (f Flag, found bool, err error) {
-	cf, err := c.lookup(ctx, name)
-	if cf == nil {
+	r, err := c.lookup(ctx, name)
+	if r.c == nil {
 		return Flag{}, false, err
 	}
-	return cf.def, true, nil
+	return r.c.def, true, nil
 }
 
 // lookup returns the definition to serve for name: nil when absent. err is
-// set only when nothing is known and the load failed.
-func (c *Client) lookup(ctx context.Context, name string) (*compiled, error) {
-	now := c.nanos()
-	if c.loadAll {
-		s, err := c.snapshot(ctx, now)
-		if s == nil {
-			return nil, err
+// set for an invalid name, and when the definitions were never loaded and
+// the last load failed.
+func (c *Client) lookup(ctx context.Context, name string) (ref, error) {
+	s := c.all.Load()
+	if s == nil || c.nanos() >= s.expires {
+		if err := c.validName(name); err != nil {
+			return ref{}, err // before any KV call
 		}
-		if s.err != nil && !s.loaded {
-			return nil, s.err
-		}
-		return s.flags[name], nil
+		s = c.snapshot(ctx)
 	}
-	e, ok := c.known.Get(name)
-	if !ok {
-		e, ok = c.absent.Get(name)
-	}
-	if ok {
-		if st := e.st.Load(); st != nil && now < st.expires {
-			return st.flag, st.err
+	if s.over != nil {
+		if f, ok := s.over[name]; ok {
+			return f, nil
 		}
 	}
-	return c.load(ctx, name)
+	if f, ok := s.flags[name]; ok {
+		return f, nil
+	}
+	if err := c.validName(name); err != nil {
+		return ref{}, err
+	}
+	if !s.loaded {
+		return ref{}, s.err
+	}
+	return ref{}, nil
 }
 
-// load reads one flag, once for all concurrent callers.
-func (c *Client) load(ctx context.Context, name string) (*compiled, error) {
-	if err := c.validName(name); err != nil {
-		return nil, err
-	}
-	v, _, _ := c.sf.Do(name, func() (any, error) {
-		e := c.find(name)
-		var prev *state
-		if e != nil {
-			prev = e.st.Load()
-			if prev != nil && c.nanos() < prev.expires {
-				return prev, nil // refreshed by a caller that just finished
-			}
+// snapshot returns the current snapshot, reloading every definition first
+// when it has expired (one reload for all concurrent callers). The result
+// is never nil; its err is set when nothing was ever loaded.
+func (c *Client) snapshot(ctx context.Context) *snapshot {
+	v, _, _ := c.sf.Do("", func() (any, error) {
+		if s := c.all.Load(); s != nil && c.nanos() < s.expires {
+			return s, nil // reloaded by a caller that just finished
 		}
-		def, found, err := c.store.Get(ctx, name)
+		c.mu.Lock()
+		c.loading, c.writes = true, nil
+		c.mu.Unlock()
+		m, err := c.fetchAll(ctx)
 		now := c.nanos()
-		var st *state
+
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		writes := c.writes
+		c.loading, c.writes = false, nil
+		prev := c.all.Load()
+		if prev == nil {
+			prev = &snapshot{}
+		}
+		var s *snapshot
 		switch {
 		case err != nil && ctx.Err() != nil:
 			// The caller gave up: that says nothing about KV, so nothing
-			// is remembered.
-			if prev != nil && prev.err == nil {
-				return &state{flag: prev.flag}, nil
+			// is remembered; its waiters get what is known, or the error.
+			s := *prev
+			if !s.loaded {
+				s.err = err
 			}
-			return &state{err: err}, nil
-		case err == nil && found:
-			st = &state{flag: compile(def), expires: now + int64(c.ttl)}
+			return &s, nil
 		case err == nil:
-			st = &state{expires: now + int64(c.ttl)}
-		case prev != nil && prev.err == nil:
-			c.logFailure(name, err)
-			st = &state{flag: prev.flag, expires: now + int64(c.retryAfter)}
-		default:
-			c.logFailure(name, err)
-			st = &state{err: err, expires: now + int64(c.retryAfter)}
-		}
-		return c.settle(name, e, prev, st), nil
-	})
-	st := v.(*state)
-	return st.flag, st.err
-}
-
-// keep is how long the bounded caches keep an entry: the entry's state
-// says how fresh it is, and a stale state is still served when a reload
-// fails, so entries leave by eviction only.
-const keep = 100 * 365 * 24 * time.Hour
-
-// find returns the cache entry of name, nil when there is none.
-func (c *Client) find(name string) *entry {
-	if e, ok := c.known.Get(name); ok {
-		return e
-	}
-	if e, ok := c.absent.Get(name); ok {
-		return e
-	}
-	return nil
-}
-
-// settle records st, a load of name that started from entry e (nil: none)
-// in state prev, and returns the state to serve. A Set or Delete through
-// this Client while the read was in flight wins: its definition is newer
-// than what the read saw.
-func (c *Client) settle(name string, e *entry, prev, st *state) *state {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cur := c.find(name)
-	switch {
-	case e == nil && cur != nil, e != nil && cur != nil && cur != e:
-		// Created (or replaced after an eviction) by a write meanwhile.
-		if s := cur.st.Load(); s != nil {
-			return s
-		}
-		e = cur
-	case e == nil:
-		e = &entry{}
-		e.st.Store(st)
-		c.place(name, e, st)
-		return st
-	}
-	if !e.st.CompareAndSwap(prev, st) {
-		if s := e.st.Load(); s != nil {
-			return s
-		}
-	}
-	c.place(name, e, st) // back in the cache if evicted meanwhile, moved if its kind changed
-	return st
-}
-
-// place puts name's entry in the cache for its state: known for a flag,
-// absent otherwise. c.mu must be held.
-func (c *Client) place(name string, e *entry, st *state) {
-	if st.flag != nil {
-		c.known.Set(name, e, keep)
-		c.absent.Delete(name)
-		return
-	}
-	c.absent.Set(name, e, keep)
-	c.known.Delete(name)
-}
-
-// snapshot returns the current all-flags snapshot, reloading it when it has
-// expired. The returned error is the load's when no snapshot exists.
-func (c *Client) snapshot(ctx context.Context, now int64) (*snapshot, error) {
-	if s := c.all.Load(); s != nil && now < s.expires {
-		return s, nil
-	}
-	v, _, _ := c.sfAll.Do("", func() (any, error) {
-		prev := c.all.Load()
-		if prev != nil && c.nanos() < prev.expires {
-			return prev, nil
-		}
-		m, err := c.fetchAll(ctx)
-		now := c.nanos()
-		var s *snapshot
-		switch {
-		case err != nil && ctx.Err() != nil: // the caller gave up; remember nothing
-			if prev != nil && prev.loaded {
-				return prev, nil
+			// Writes the listing may have missed win: they are newer.
+			for _, w := range writes {
+				if w.f.c == nil {
+					delete(m, w.name)
+				} else {
+					m[w.name] = w.f
+				}
 			}
-			return &snapshot{err: err}, nil
-		case err == nil:
-			s = &snapshot{flags: make(map[string]*compiled, len(m)), expires: now + int64(c.ttl), loaded: true}
-			for name, def := range m {
-				s.flags[name] = compile(def)
-			}
-		case prev != nil && prev.loaded:
-			c.logFailure("", err)
-			s = &snapshot{flags: prev.flags, expires: now + int64(c.retryAfter), loaded: true}
+			s = &snapshot{flags: m, expires: now + int64(c.ttl), loaded: true}
 		default:
-			c.logFailure("", err)
-			s = &snapshot{err: err, expires: now + int64(c.retryAfter)}
+			c.logFailure(err)
+			s = &snapshot{flags: prev.flags, over: prev.over, expires: now + int64(c.retryAfter), loaded: prev.loaded}
+			if !s.loaded {
+				s.err = err
+			}
 		}
 		c.all.Store(s)
 		return s, nil
 	})
-	return v.(*snapshot), nil
+	return v.(*snapshot)
 }
 
-// fetchAll lists the prefix and reads every definition in bulk.
-func (c *Client) fetchAll(ctx context.Context) (map[string]Flag, error) {
+// remember makes a definition this Client just wrote (nil: deleted) the one
+// it serves, at once. c.all always holds a snapshot afterwards.
+func (c *Client) remember(name string, f ref) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loading {
+		c.writes = append(c.writes, write{name: name, f: f})
+	}
+	prev := c.all.Load()
+	if prev == nil {
+		prev = &snapshot{expires: math.MinInt64} // expired: the next evaluation loads the rest
+	}
+	s := *prev
+	if len(s.over)+1 > foldAt(len(s.flags)) {
+		s.flags = fold(s.flags, s.over, len(s.over)+1)
+		s.over = nil
+		if f.c == nil {
+			delete(s.flags, name)
+		} else {
+			s.flags[name] = f
+		}
+	} else {
+		over := make(map[string]ref, len(s.over)+1)
+		for k, v := range s.over {
+			over[k] = v
+		}
+		over[name] = f
+		s.over = over
+	}
+	c.all.Store(&s)
+}
+
+// foldAt is the most writes over holds before they are folded into a copy
+// of flags: about the square root of the flags, which keeps the cost of a
+// write (copying over, and now and then flags) near its minimum.
+func foldAt(n int) int { return max(8, int(math.Sqrt(float64(n)))) }
+
+// fold returns a copy of flags with over applied.
+func fold(flags, over map[string]ref, extra int) map[string]ref {
+	m := make(map[string]ref, len(flags)+extra)
+	for k, v := range flags {
+		m[k] = v
+	}
+	for k, v := range over {
+		if v.c == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// fetchAll lists the prefix and reads every definition in bulk (one bulk
+// read per kv.MaxBulkGet keys), compiled.
+func (c *Client) fetchAll(ctx context.Context) (map[string]ref, error) {
 	keys, err := c.store.ListAll(ctx, kv.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
-	if len(keys) == 0 {
-		return map[string]Flag{}, nil
+	// The names are copied into one string, so that the map's keys sit
+	// together in memory rather than one allocation each: with many flags,
+	// a lookup then mostly hits the CPU cache.
+	size := 0
+	for _, k := range keys {
+		size += len(k.Name)
 	}
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		names[i] = k.Name
+	var b strings.Builder
+	b.Grow(size)
+	for _, k := range keys {
+		b.WriteString(k.Name)
 	}
-	return c.store.GetMany(ctx, names)
+	all := b.String()
+	names := make([]string, 0, len(keys))
+	at := 0
+	for _, k := range keys {
+		if k.Name != "" { // the bare prefix is no flag
+			names = append(names, all[at:at+len(k.Name)])
+		}
+		at += len(k.Name)
+	}
+	m := make(map[string]ref, len(names))
+	if len(names) == 0 {
+		return m, nil
+	}
+	if c.bulk == nil {
+		defs, err := c.store.GetMany(ctx, names)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			if def, ok := defs[name]; ok { // a flag deleted since the listing is absent
+				m[name] = refOf(compile(def))
+			}
+		}
+		return m, nil
+	}
+	// The bulk reads by hand, a few at a time as kv.Store.GetMany makes
+	// them, but compiled as they come, without GetMany's maps.
+	chunks := slices.Collect(slices.Chunk(names, kv.MaxBulkGet))
+	got := make([][]ref, len(chunks))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bulkReads)
+	for i, chunk := range chunks {
+		g.Go(func() error {
+			full := make([]string, len(chunk))
+			for j, name := range chunk {
+				full[j] = c.prefix + name
+			}
+			items, err := c.bulk.GetBulk(gctx, full, kv.GetOptions{})
+			if err != nil {
+				var e *kv.Error
+				if errors.As(err, &e) {
+					return err
+				}
+				return &kv.Error{Op: "get-many", Err: err}
+			}
+			refs := make([]ref, len(chunk))
+			for j := range chunk {
+				it, found := items[full[j]]
+				if !found {
+					continue // deleted since the listing: absent
+				}
+				var f Flag
+				if err := (codec{}).Unmarshal(it.Value, &f); err != nil {
+					return &kv.Error{Op: "get-many", Key: full[j], Err: errors.Join(kv.ErrCodec, err)}
+				}
+				refs[j] = refOf(compile(f))
+			}
+			got[i] = refs
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, chunk := range chunks {
+		for j, name := range chunk {
+			if r := got[i][j]; r.c != nil {
+				m[name] = r
+			}
+		}
+	}
+	return m, nil
 }
 
-// validName checks that name makes a valid KV key with the prefix, before
-// any KV call.
-func (c *Client) validName(name string) error { return ValidateName(c.prefix, name) }
+// bulkReads is how many bulk reads a load has in flight, as for
+// kv.Store.GetMany by default.
+const bulkReads = 8
+
+// validName checks that name makes a valid KV key with the prefix, without
+// allocating when it does.
+func (c *Client) validName(name string) error {
+	// The prefix is valid UTF-8 (kv.New checks it), so prefix+name is
+	// when name is; "." and ".." need an empty prefix, which New replaces.
+	if name != "" && len(c.prefix)+len(name) <= kv.MaxKeySize && utf8.ValidString(name) {
+		return nil
+	}
+	return ValidateName(c.prefix, name)
+}
 
 // ValidateName reports whether name is a valid flag name under prefix: not
 // empty, and prefix+name a valid KV key. The error wraps kv.ErrInvalidKey.
-// Set, Delete and Lookup check it before any KV call; tools can check it
+// Set, Delete and the evaluations check it before any KV call; tools can check it
 // without one.
 func ValidateName(prefix, name string) error {
 	if name == "" {
@@ -426,7 +466,7 @@ func ValidateName(prefix, name string) error {
 }
 
 // logFailure logs a failed load, at most once per LogEvery.
-func (c *Client) logFailure(name string, err error) {
+func (c *Client) logFailure(err error) {
 	now := c.now()
 	c.logMu.Lock()
 	if !c.lastLog.IsZero() && now.Sub(c.lastLog) < c.logEvery {
@@ -437,9 +477,6 @@ func (c *Client) logFailure(name string, err error) {
 	n := c.suppressed
 	c.lastLog, c.suppressed = now, 0
 	c.logMu.Unlock()
-	attrs := []any{slog.String("prefix", c.prefix), slog.Any("error", err), slog.Int("suppressed", n)}
-	if name != "" {
-		attrs = append(attrs, slog.String("flag", name))
-	}
-	c.log.Warn("flags: loading flag definitions failed; serving the last known ones", attrs...)
+	c.log.Warn("flags: loading flag definitions failed; serving the last known ones",
+		slog.String("prefix", c.prefix), slog.Any("error", err), slog.Int("suppressed", n))
 }

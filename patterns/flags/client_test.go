@@ -63,7 +63,9 @@ func flagsSetup(t *testing.T, opts flags.Options, defs map[string]string) flagsE
 	return flagsEnv{clock: clock, ns: ns, c: c, log: lg}
 }
 
-func TestCacheOneReadPerFlagPerTTL(t *testing.T) {
+// TestCacheOneLoadPerTTL: every definition comes from one listing and one
+// bulk read per TTL, absent flags included (they cost nothing more).
+func TestCacheOneLoadPerTTL(t *testing.T) {
 	t.Parallel()
 	env := flagsSetup(t, flags.Options{}, map[string]string{
 		"on":  `{"enabled":true,"rolloutPercent":100,"allowlist":[]}`,
@@ -76,51 +78,42 @@ func TestCacheOneReadPerFlagPerTTL(t *testing.T) {
 		assert.False(t, env.c.IsEnabled(ctx, "off", u))
 		assert.False(t, env.c.IsEnabled(ctx, "absent", u))
 	}
-	assert.Equal(t, int64(3), env.ns.Counts().Reads(), "one read per flag, absent included")
+	assert.Equal(t, kvtest.Counts{List: 1, BulkGet: 1}, env.ns.Counts(), "one listing and one bulk read, absent flag included")
 
 	env.clock.Advance(29 * time.Second)
 	env.c.IsEnabled(ctx, "on", "x")
 	env.c.IsEnabled(ctx, "absent", "x")
-	assert.Equal(t, int64(3), env.ns.Counts().Reads(), "still inside the 30s TTL")
+	assert.Equal(t, int64(2), env.ns.Counts().Reads(), "still inside the 30s TTL")
 
 	env.clock.Advance(time.Second)
 	for range 100 {
 		env.c.IsEnabled(ctx, "on", "x")
 		env.c.IsEnabled(ctx, "absent", "x")
 	}
-	assert.Equal(t, int64(5), env.ns.Counts().Reads(), "one reload each after the TTL")
+	assert.Equal(t, kvtest.Counts{List: 2, BulkGet: 2}, env.ns.Counts(), "one reload after the TTL")
 }
 
 // TestKVCallsFor1000RequestsWith5Flags is the issue's figure: 1,000
-// requests checking 5 flags within one TTL, in both loading modes.
+// requests checking 5 flags within one TTL.
 func TestKVCallsFor1000RequestsWith5Flags(t *testing.T) {
 	t.Parallel()
 	defs := map[string]string{}
 	for i := range 4 { // four stored flags and one absent
 		defs["f"+strconv.Itoa(i)] = `{"enabled":true,"rolloutPercent":50,"allowlist":[]}`
 	}
-	for _, loadAll := range []bool{false, true} {
-		t.Run("LoadAll="+strconv.FormatBool(loadAll), func(t *testing.T) {
-			t.Parallel()
-			env := flagsSetup(t, flags.Options{LoadAll: loadAll}, defs)
-			ctx := context.Background()
-			var wg sync.WaitGroup
-			for r := range 1000 {
-				wg.Go(func() {
-					for f := range 5 {
-						env.c.IsEnabled(ctx, "f"+strconv.Itoa(f), "user-"+strconv.Itoa(r))
-					}
-				})
-			}
-			wg.Wait()
-			n := env.ns.Counts().Total()
-			t.Logf("KV calls for 1,000 requests x 5 flags (LoadAll=%v): %d (%+v)", loadAll, n, env.ns.Counts())
-			assert.LessOrEqual(t, n, int64(5))
-			if loadAll {
-				assert.Equal(t, int64(2), n, "one listing and one bulk read")
+	env := flagsSetup(t, flags.Options{}, defs)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for r := range 1000 {
+		wg.Go(func() {
+			for f := range 5 {
+				env.c.IsEnabled(ctx, "f"+strconv.Itoa(f), "user-"+strconv.Itoa(r))
 			}
 		})
 	}
+	wg.Wait()
+	t.Logf("KV calls for 1,000 requests x 5 flags: %+v", env.ns.Counts())
+	assert.Equal(t, kvtest.Counts{List: 1, BulkGet: 1}, env.ns.Counts(), "one listing and one bulk read")
 }
 
 func TestConcurrentColdLoadsAreShared(t *testing.T) {
@@ -131,7 +124,7 @@ func TestConcurrentColdLoadsAreShared(t *testing.T) {
 		wg.Go(func() { assert.True(t, env.c.IsEnabled(context.Background(), "f", "u")) })
 	}
 	wg.Wait()
-	assert.Equal(t, int64(1), env.ns.Counts().Get)
+	assert.Equal(t, kvtest.Counts{List: 1, BulkGet: 1}, env.ns.Counts())
 }
 
 func TestStaleOnError(t *testing.T) {
@@ -148,7 +141,7 @@ func TestStaleOnError(t *testing.T) {
 	assert.NoError(t, err, "a known definition is served without error")
 	assert.True(t, on, "the last known definition is served")
 	assert.Contains(t, env.log.String(), "cloudflare is down")
-	assert.Contains(t, env.log.String(), "flag=f")
+	assert.Contains(t, env.log.String(), "prefix=flag:")
 
 	// Failures are retried after RetryAfter (5s), not on every call.
 	reads := env.ns.Counts().Reads()
@@ -180,7 +173,7 @@ func TestNeverLoadedFailsOff(t *testing.T) {
 	assert.False(t, env.c.IsEnabled(ctx, "f", "u"))
 	_, err = env.c.Evaluate(ctx, "f", "u")
 	assert.ErrorIs(t, err, boom, "the error is returned while remembered")
-	assert.Equal(t, int64(1), env.ns.Counts().Get, "the failure is remembered for RetryAfter")
+	assert.Equal(t, kvtest.Counts{List: 1}, env.ns.Counts(), "the failure is remembered for RetryAfter")
 
 	env.ns.FailWith(nil)
 	env.clock.Advance(5 * time.Second)
@@ -190,13 +183,15 @@ func TestNeverLoadedFailsOff(t *testing.T) {
 	assert.True(t, on)
 }
 
-func TestLoadAllStaleOnError(t *testing.T) {
+func TestEvaluateAllStaleOnError(t *testing.T) {
 	t.Parallel()
-	env := flagsSetup(t, flags.Options{LoadAll: true}, map[string]string{"f": `{"enabled":true,"rolloutPercent":100}`})
+	env := flagsSetup(t, flags.Options{}, map[string]string{"f": `{"enabled":true,"rolloutPercent":100}`})
 	ctx := context.Background()
 	boom := errors.New("down")
 	env.ns.FailWith(boom)
 	_, err := env.c.Evaluate(ctx, "f", "u")
+	assert.ErrorIs(t, err, boom, "nothing known yet")
+	_, err = env.c.EvaluateAll(ctx, "u")
 	assert.ErrorIs(t, err, boom, "nothing known yet")
 	env.ns.FailWith(nil)
 	env.clock.Advance(5 * time.Second)
@@ -229,66 +224,31 @@ func TestInvalidNameMakesNoKVCall(t *testing.T) {
 	assert.Zero(t, env.ns.Counts().Total())
 }
 
-func TestCacheBounds(t *testing.T) {
+// TestUnknownNamesCostNothing: names that are not flags, as a caller that
+// checks names taken from requests makes up, cost no KV call and no memory,
+// and never displace a flag.
+func TestUnknownNamesCostNothing(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	t.Run("absent names", func(t *testing.T) {
-		t.Parallel()
-		env := flagsSetup(t, flags.Options{MaxAbsent: 100}, nil)
-		for pass := range 2 {
-			before := env.ns.Counts().Get
-			for i := range 1000 {
-				env.c.IsEnabled(ctx, "unknown-"+strconv.Itoa(i), "u")
-			}
-			reads := env.ns.Counts().Get - before
-			if pass == 0 {
-				assert.Equal(t, int64(1000), reads)
-			} else {
-				// At most about 100 of the 1,000 names are still known.
-				assert.GreaterOrEqual(t, reads, int64(800), "the absent names are bounded")
-			}
-		}
-	})
-	t.Run("flags", func(t *testing.T) {
-		t.Parallel()
-		defs := map[string]string{}
-		for i := range 50 {
-			defs["f"+strconv.Itoa(i)] = `{"enabled":true,"rolloutPercent":100}`
-		}
-		env := flagsSetup(t, flags.Options{MaxFlags: 10}, defs)
-		for pass := range 2 {
-			before := env.ns.Counts().Get
-			for i := range 50 {
-				assert.True(t, env.c.IsEnabled(ctx, "f"+strconv.Itoa(i), "u"))
-			}
-			if pass == 1 {
-				assert.GreaterOrEqual(t, env.ns.Counts().Get-before, int64(30), "the flags are bounded")
-			}
-		}
-	})
-}
-
-// TestUnknownNamesNeverEvictFlags: a flood of names that are not flags,
-// many times MaxAbsent, leaves the flags in use cached.
-func TestUnknownNamesNeverEvictFlags(t *testing.T) {
-	t.Parallel()
-	env := flagsSetup(t, flags.Options{MaxFlags: 2, MaxAbsent: 100}, map[string]string{
+	env := flagsSetup(t, flags.Options{}, map[string]string{
 		"a": `{"enabled":true,"rolloutPercent":100}`,
 		"b": `{"enabled":true,"rolloutPercent":100}`,
 	})
 	ctx := context.Background()
 	require.True(t, env.c.IsEnabled(ctx, "a", "u"))
 	require.NoError(t, env.c.Set(ctx, "c", flags.Flag{Enabled: true, RolloutPercent: 100}))
-	for i := range 2000 {
-		env.c.IsEnabled(ctx, "unknown-"+strconv.Itoa(i), "u")
-	}
 	before := env.ns.Counts().Reads()
+	for i := range 20_000 {
+		d, err := env.c.Evaluate(ctx, "unknown-"+strconv.Itoa(i), "u")
+		require.NoError(t, err)
+		require.Equal(t, flags.ReasonNotFound, d.Reason)
+	}
 	for range 100 {
 		assert.True(t, env.c.IsEnabled(ctx, "a", "u"))
+		assert.True(t, env.c.IsEnabled(ctx, "b", "u"))
 		assert.True(t, env.c.IsEnabled(ctx, "c", "u"), "set through this client: known without a read")
 	}
-	assert.Equal(t, before, env.ns.Counts().Reads(), "no read: the flags stayed cached")
-	// A flag that becomes absent moves to the absent names, and back.
+	assert.Equal(t, before, env.ns.Counts().Reads(), "no read for unknown names")
+	// A flag deleted and set again through the client is served at once.
 	require.NoError(t, env.c.Delete(ctx, "a"))
 	assert.False(t, env.c.IsEnabled(ctx, "a", "u"))
 	require.NoError(t, env.c.Set(ctx, "a", flags.Flag{Enabled: true, RolloutPercent: 100}))
@@ -301,6 +261,7 @@ func TestAdmin(t *testing.T) {
 	env := flagsSetup(t, flags.Options{}, nil)
 	ctx := context.Background()
 	in := flagsUserAt(t, "beta", 30, true)
+	assert.False(t, env.c.IsEnabled(ctx, "beta", in), "loads the (empty) definitions")
 	require.NoError(t, env.c.Set(ctx, "beta", flags.Flag{Enabled: true, RolloutPercent: 30}))
 	require.NoError(t, env.c.Set(ctx, "dark", flags.Flag{Enabled: true, RolloutPercent: 0, Allowlist: []string{in},
 		Variants: []flags.Variant{{"x", 1}}}))
@@ -367,7 +328,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	t.Parallel()
 	_, err := flags.New(memory.New(memory.Options{}), flags.Options{CacheTTL: -1})
 	assert.ErrorIs(t, err, kv.ErrInvalidOptions)
-	_, err = flags.New(memory.New(memory.Options{}), flags.Options{MaxAbsent: -1})
+	_, err = flags.New(memory.New(memory.Options{}), flags.Options{RetryAfter: -1})
 	assert.ErrorIs(t, err, kv.ErrInvalidOptions)
 	_, err = flags.New(nil, flags.Options{})
 	assert.ErrorIs(t, err, kv.ErrInvalidOptions)
@@ -375,21 +336,31 @@ func TestNewRejectsBadOptions(t *testing.T) {
 
 func TestCancelledCallerIsNotRemembered(t *testing.T) {
 	t.Parallel()
-	for _, loadAll := range []bool{false, true} {
-		t.Run("LoadAll="+strconv.FormatBool(loadAll), func(t *testing.T) {
-			t.Parallel()
-			env := flagsSetup(t, flags.Options{LoadAll: loadAll}, map[string]string{"f": `{"enabled":true,"rolloutPercent":100}`})
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			_, err := env.c.Evaluate(ctx, "f", "u")
-			assert.ErrorIs(t, err, context.Canceled)
-			// The next caller loads at once instead of getting the
-			// cancelled caller's error for RetryAfter.
-			d, err := env.c.Evaluate(context.Background(), "f", "u")
-			on := d.Enabled
-			assert.NoError(t, err)
-			assert.True(t, on)
-			assert.Empty(t, env.log.String(), "a cancelled caller is not a KV failure")
-		})
-	}
+	env := flagsSetup(t, flags.Options{}, map[string]string{"f": `{"enabled":true,"rolloutPercent":100}`})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := env.c.Evaluate(ctx, "f", "u")
+	assert.ErrorIs(t, err, context.Canceled)
+	// The next caller loads at once instead of getting the cancelled
+	// caller's error for RetryAfter.
+	d, err := env.c.Evaluate(context.Background(), "f", "u")
+	assert.NoError(t, err)
+	assert.True(t, d.Enabled)
+	assert.Empty(t, env.log.String(), "a cancelled caller is not a KV failure")
+}
+
+// TestSetBeforeFirstLoad: a Set on a Client that has loaded nothing yet is
+// served, and the first evaluation still loads the other flags, with the
+// real clock (whose coarse reading may lag the Client's creation).
+func TestSetBeforeFirstLoad(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := kvtest.NewCountingBulk(memory.New(memory.Options{}))
+	require.NoError(t, ns.Put(ctx, "flag:other", []byte(`{"enabled":true,"rolloutPercent":100}`), kv.PutOptions{}))
+	c, err := flags.New(ns, flags.Options{})
+	require.NoError(t, err)
+	require.NoError(t, c.Set(ctx, "mine", flags.Flag{Enabled: true, RolloutPercent: 100}))
+	assert.True(t, c.IsEnabled(ctx, "other", "u"), "loaded by the first evaluation")
+	assert.True(t, c.IsEnabled(ctx, "mine", "u"))
+	assert.Equal(t, kvtest.Counts{Put: 2, List: 1, BulkGet: 1}, ns.Counts())
 }

@@ -10,13 +10,16 @@
 // the denylist (an optional extension) is off; a user in the allowlist is
 // on; otherwise the user is on iff [Bucket](flag, userID) < rolloutPercent.
 //
-// A [Client] keeps definitions in memory for a TTL (default 30 s), loads
-// each flag at most once per TTL (absent flags included, one load in flight
-// per flag), keeps serving the last known definition when KV fails, and
-// starts no goroutines. The cache is bounded: at most Options.MaxFlags
-// flags and, apart from them, Options.MaxAbsent names that are not flags
-// (10,000 each by default, the least checked evicted first), so names taken
-// from requests cost memory within a bound and never evict a flag:
+// A [Client] loads every definition under the prefix together, with one
+// listing per 1,000 flags and one bulk read per 100, on first use and again
+// once they are older than the TTL (default 30 s, one reload in flight). It
+// serves them from an immutable snapshot swapped atomically, so a check is
+// a map lookup plus the SHA-256, whatever the number of flags, and a name
+// that is not a flag costs no KV call and no memory (it is off until a
+// reload lists it). When a load fails (KV, or a definition that does not
+// decode: kv.ErrCodec) it keeps serving the last definitions loaded, and it
+// starts no goroutines. Set and Delete through the Client
+// are served at once; other writers' changes within the TTL:
 //
 //	fl, err := flags.New(ns, flags.Options{})
 //	if err != nil { ... }

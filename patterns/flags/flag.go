@@ -224,6 +224,8 @@ func set(list []string) members {
 	return members{set: m}
 }
 
+func (m *members) empty() bool { return m.set == nil && len(m.list) == 0 }
+
 func (m *members) has(id string) bool {
 	if m.set != nil {
 		_, ok := m.set[id]
@@ -267,6 +269,46 @@ func (c *compiled) evaluate(name, userID string) Decision {
 		return Decision{Enabled: true, Reason: ReasonRollout, Variant: c.variant(b / p)}
 	}
 	return Decision{Reason: ReasonRollout}
+}
+
+// ref is what a snapshot maps a flag name to: the compiled definition, plus
+// what deciding a plain or disabled flag needs, so that the common check
+// reads the map and nothing else (with thousands of flags, the definitions
+// no longer fit in the CPU cache; the map's entries nearly do).
+type ref struct {
+	c    *compiled // nil: no such flag (in an overlay: deleted)
+	pct  float64   // c.def.RolloutPercent
+	kind refKind
+}
+
+type refKind uint8
+
+const (
+	refFull     refKind = iota // decided by c.evaluate
+	refPlain                   // enabled, no lists, no variants: decided by the bucket alone
+	refDisabled                // enabled false
+)
+
+func refOf(c *compiled) ref {
+	r := ref{c: c, pct: c.def.RolloutPercent}
+	switch {
+	case !c.def.Enabled:
+		r.kind = refDisabled
+	case c.allow.empty() && c.deny.empty() && c.cum == nil:
+		r.kind = refPlain
+	}
+	return r
+}
+
+// evaluate is c.evaluate, without reading c for plain and disabled flags.
+func (r ref) evaluate(name, userID string) Decision {
+	switch r.kind {
+	case refPlain:
+		return Decision{Enabled: Bucket(name, userID) < r.pct, Reason: ReasonRollout}
+	case refDisabled:
+		return Decision{Reason: ReasonDisabled}
+	}
+	return r.c.evaluate(name, userID)
 }
 
 // variant picks the variant at position x in [0, 1]: the first whose

@@ -85,6 +85,12 @@ func Cases() []Case {
 	}
 }
 
+// KVCalls are the KV calls a Client from NewClient makes for any number of
+// rounds of Cases within the cache TTL: the first request loads every
+// definition with one listing and one bulk read, and the absent flag
+// "nope" costs nothing more.
+var KVCalls = kvtest.Counts{List: 1, BulkGet: 1}
+
 // NewClient returns a flags Client over a counting memory namespace holding
 // Defs.
 func NewClient(t testing.TB) (*flags.Client, *kvtest.CountingBulk) {
