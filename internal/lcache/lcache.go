@@ -47,6 +47,11 @@ func (c *Cache[K, V]) now() int64 {
 	return c.clock().UnixNano()
 }
 
+// Now returns the time by the cache's clock, in Unix nanoseconds: the
+// injected Clock, else internal/coarse's. A caller that needs the time
+// besides a read passes it to GetAt, so a hit reads the clock once.
+func (c *Cache[K, V]) Now() int64 { return c.now() }
+
 type entry[V any] struct {
 	v   V
 	exp int64 // Unix nanoseconds
@@ -77,24 +82,30 @@ func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 }
 
 // Get returns the live value for k.
-func (c *Cache[K, V]) Get(k K) (V, bool) {
+func (c *Cache[K, V]) Get(k K) (V, bool) { return c.GetAt(k, c.now()) }
+
+// GetAt returns the value for k that is live at now, a time read from Now.
+func (c *Cache[K, V]) GetAt(k K, now int64) (V, bool) {
 	e, ok := c.c.GetIfPresent(k)
-	if !ok {
-		var zero V
-		return zero, false
+	if ok && now < e.exp {
+		return e.v, true
 	}
-	if c.now() >= e.exp {
-		// Drop it unless a newer value replaced it meanwhile.
-		c.c.ComputeIfPresent(k, func(old entry[V]) (entry[V], otter.ComputeOp) {
-			if old.exp == e.exp {
-				return old, otter.InvalidateOp
-			}
-			return old, otter.CancelOp
-		})
-		var zero V
-		return zero, false
+	if ok {
+		c.drop(k, e.exp)
 	}
-	return e.v, true
+	var zero V
+	return zero, false
+}
+
+// drop removes k's expired entry, whose deadline was exp, unless a newer
+// value replaced it meanwhile.
+func (c *Cache[K, V]) drop(k K, exp int64) {
+	c.c.ComputeIfPresent(k, func(old entry[V]) (entry[V], otter.ComputeOp) {
+		if old.exp == exp {
+			return old, otter.InvalidateOp
+		}
+		return old, otter.CancelOp
+	})
 }
 
 // Set stores v for k for ttl; a ttl <= 0 removes k instead.

@@ -8,10 +8,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/kvkit/kvkit/internal/coarse"
 	"github.com/kvkit/kvkit/internal/lcache"
@@ -119,26 +118,41 @@ type Cache[T any] struct {
 	ns    kv.Namespace
 	o     Options
 	codec kv.Codec
-	now   func() time.Time
 	local *lcache.Cache[string, *entry[T]]
-	group singleflight.Group
 	log   *quietLog
 	stats counters
 	bg    *refresher
+
+	mu      sync.Mutex
+	flights map[string]*flight[T] // key → the load its misses share
 }
 
 type counters struct {
-	hits, localHits, misses, loads, loadErrors, stale, negative, kvErrors, refreshes, invalidates atomic.Int64
+	// hits counts the fresh values served through KV or a load; a local
+	// hit counts only in localHits (one atomic add per hit), and a local
+	// "not found" in localHits and localNeg as well, so that Hits is
+	// hits + localHits - localNeg.
+	hits, localHits, localNeg, misses, loads, loadErrors, stale, negative, kvErrors, refreshes, invalidates atomic.Int64
 }
 
-// entry is one cached value with its freshness, in both tiers.
+// entry is one cached value with its freshness, in both tiers. Times are
+// Unix nanoseconds by the local tier's clock (lcache.Cache.Now).
 type entry[T any] struct {
 	v        T
 	negative bool
-	fresh    time.Time // served as fresh before this
-	stale    time.Time // served stale while revalidating before this
-	errUntil time.Time // served stale when loads fail before this
-	size     int       // bytes in KV, for LocalMaxBytes
+	fresh    int64 // served as fresh before this
+	stale    int64 // served stale while revalidating before this
+	errUntil int64 // served stale when loads fail before this
+	size     int   // bytes in KV, for LocalMaxBytes
+}
+
+// flight is one shared load of a key: every miss of the key while it runs
+// waits for done and then reads res and err, which are set before done is
+// closed and never after.
+type flight[T any] struct {
+	done chan struct{}
+	res  result[T]
+	err  error
 }
 
 // New returns a read-through cache over ns. It returns an error wrapping
@@ -172,10 +186,11 @@ func New[T any](ns kv.Namespace, o Options) (*Cache[T], error) {
 		o.Codec = kv.JSON
 	}
 	// The local tier gets the clock only when one was injected: left nil,
-	// lcache uses its own cheapest clock.
+	// lcache uses its own cheapest clock (time.Now costs ~50 ns here), and
+	// every time the cache compares comes from it (lcache.Cache.Now).
 	lo := lcache.Options[string, *entry[T]]{MaxEntries: o.LocalMaxEntries, Clock: o.Clock}
 	if o.Clock == nil {
-		o.Clock = coarseNow // time.Now costs ~50 ns here: one read per hit
+		o.Clock = coarseNow
 	}
 	if o.LocalMaxBytes > 0 {
 		lo.MaxWeight = o.LocalMaxBytes
@@ -186,9 +201,10 @@ func New[T any](ns kv.Namespace, o Options) (*Cache[T], error) {
 		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
 	}
 	return &Cache[T]{
-		ns: ns, o: o, codec: o.Codec, now: o.Clock, local: local,
-		log: newQuietLog(o.Logger, o.Clock),
-		bg:  newRefresher(o.RefreshTimeout),
+		ns: ns, o: o, codec: o.Codec, local: local,
+		log:     newQuietLog(o.Logger, o.Clock),
+		bg:      newRefresher(o.RefreshTimeout),
+		flights: map[string]*flight[T]{},
 	}, nil
 }
 
@@ -196,7 +212,7 @@ func New[T any](ns kv.Namespace, o Options) (*Cache[T], error) {
 func (c *Cache[T]) Stats() Stats {
 	s := &c.stats
 	return Stats{
-		Hits: s.hits.Load(), LocalHits: s.localHits.Load(), Misses: s.misses.Load(),
+		Hits: s.hits.Load() + s.localHits.Load() - s.localNeg.Load(), LocalHits: s.localHits.Load(), Misses: s.misses.Load(),
 		Loads: s.loads.Load(), LoadErrors: s.loadErrors.Load(), Stale: s.stale.Load(),
 		Negative: s.negative.Load(), KVErrors: s.kvErrors.Load(), Refreshes: s.refreshes.Load(),
 		Invalidates: s.invalidates.Load(),
@@ -213,43 +229,105 @@ func (c *Cache[T]) Stats() Stats {
 // is set. A panicking loader becomes a *PanicError for every waiter.
 func (c *Cache[T]) Get(ctx context.Context, key string, l Loader[T]) (T, error) {
 	var zero T
-	if err := kv.ValidateKey(c.o.Prefix + key); err != nil {
-		return zero, &kv.Error{Op: "cache get", Key: c.o.Prefix + key, Err: err}
+	if l == nil || ctx.Err() != nil {
+		if err := c.validate(key); err != nil {
+			return zero, err
+		}
+		if l == nil {
+			return zero, fmt.Errorf("%w: cache: nil loader", kv.ErrInvalidOptions)
+		}
+		return zero, ctx.Err()
 	}
-	if l == nil {
-		return zero, fmt.Errorf("%w: cache: nil loader", kv.ErrInvalidOptions)
-	}
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	now := c.now()
+	// A key in the local tier was valid when it was stored (Get validates
+	// before a load stores), so a hit skips the validation.
+	now := c.local.Now()
 	var old *entry[T]
-	if e, ok := c.local.Get(key); ok {
+	if e, ok := c.local.GetAt(key, now); ok {
 		switch {
-		case now.Before(e.fresh):
+		case now < e.fresh:
 			c.stats.localHits.Add(1)
-			return c.serve(key, e, false)
-		case now.Before(e.stale):
+			if e.negative {
+				c.stats.localNeg.Add(1)
+				return c.serve(key, e, false)
+			}
+			return e.v, nil
+		case now < e.stale:
 			c.startRefresh(ctx, key, l)
 			return c.serve(key, e, true)
 		}
 		old = e
 	}
-	ch := c.group.DoChan(key, func() (any, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
-		defer cancel()
-		return c.fill(lctx, key, l, old, false)
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return zero, r.Err
+	return c.miss(ctx, key, l, old)
+}
+
+// miss is Get past the local tier: old is its expired entry, if any.
+func (c *Cache[T]) miss(ctx context.Context, key string, l Loader[T], old *entry[T]) (T, error) {
+	var zero T
+	if err := c.validate(key); err != nil {
+		return zero, err
+	}
+	f, lead := c.join(key)
+	if lead {
+		if ctx.Done() == nil {
+			// This caller cannot stop waiting: it runs the load itself,
+			// with no goroutine to start.
+			c.fly(ctx, key, l, old, f)
+		} else {
+			go c.fly(ctx, key, l, old, f)
 		}
-		res := r.Val.(result[T])
-		return c.serve(key, res.e, res.stale)
+	}
+	select {
+	case <-f.done:
 	case <-ctx.Done():
 		return zero, ctx.Err()
 	}
+	if f.err != nil {
+		return zero, f.err
+	}
+	return c.serve(key, f.res.e, f.res.stale)
+}
+
+// validate returns Get's error for an unusable key.
+func (c *Cache[T]) validate(key string) error {
+	if err := kv.ValidateKey(c.o.Prefix + key); err != nil {
+		return &kv.Error{Op: "cache get", Key: c.o.Prefix + key, Err: err}
+	}
+	return nil
+}
+
+// join returns the flight of key, starting one (lead true: the caller must
+// run it with fly) when none is running.
+func (c *Cache[T]) join(key string) (f *flight[T], lead bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f = c.flights[key]; f != nil {
+		return f, false
+	}
+	f = &flight[T]{done: make(chan struct{})}
+	c.flights[key] = f
+	return f, true
+}
+
+// errFlightAborted is what the waiters of a load get when the load ended
+// in a panic outside the loader (which fill turns into a *PanicError): the
+// panic goes on, on the goroutine that ran the load.
+var errFlightAborted = errors.New("cache: load aborted by a panic")
+
+// fly runs the load of flight f, on a context detached from ctx and bounded
+// by LoadTimeout, then releases its waiters.
+func (c *Cache[T]) fly(ctx context.Context, key string, l Loader[T], old *entry[T], f *flight[T]) {
+	f.err = errFlightAborted
+	defer func() {
+		c.mu.Lock()
+		if c.flights[key] == f {
+			delete(c.flights, key)
+		}
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
+	defer cancel()
+	f.res, f.err = c.fill(lctx, key, l, old, false)
 }
 
 type result[T any] struct {
@@ -278,8 +356,8 @@ func (c *Cache[T]) serve(key string, e *entry[T], stale bool) (T, error) {
 func (c *Cache[T]) fill(ctx context.Context, key string, l Loader[T], old *entry[T], force bool) (result[T], error) {
 	full := c.o.Prefix + key
 	if !force {
-		now := c.now()
-		if e, ok := c.local.Get(key); ok && now.Before(e.fresh) {
+		now := c.local.Now()
+		if e, ok := c.local.GetAt(key, now); ok && now < e.fresh {
 			return result[T]{e: e}, nil // filled by a flight that just ended
 		}
 		it, found, err := c.ns.Get(ctx, full, kv.GetOptions{})
@@ -289,16 +367,16 @@ func (c *Cache[T]) fill(ctx context.Context, key string, l Loader[T], old *entry
 			c.log.error("kv-get", "cache: KV read failed; loading instead", err, full)
 		case found:
 			if e, ok := c.decode(it.Value); ok {
-				now = c.now()
+				now = c.local.Now()
 				switch {
-				case now.Before(e.fresh):
+				case now < e.fresh:
 					c.remember(key, e, now)
 					return result[T]{e: e}, nil
-				case now.Before(e.stale):
+				case now < e.stale:
 					c.remember(key, e, now)
 					c.startRefresh(ctx, key, l)
 					return result[T]{e: e, stale: true}, nil
-				case now.Before(e.errUntil) && (old == nil || e.errUntil.After(old.errUntil)):
+				case now < e.errUntil && (old == nil || e.errUntil > old.errUntil):
 					old = e
 				}
 			}
@@ -306,15 +384,15 @@ func (c *Cache[T]) fill(ctx context.Context, key string, l Loader[T], old *entry
 		c.stats.misses.Add(1)
 	}
 	v, err := c.load(ctx, key, l)
-	now := c.now()
+	now := c.local.Now()
 	if err != nil {
 		if errors.Is(err, kv.ErrNotFound) && c.o.NegativeTTL > 0 {
-			e := &entry[T]{negative: true, fresh: now.Add(c.o.NegativeTTL)}
+			e := &entry[T]{negative: true, fresh: now + int64(c.o.NegativeTTL)}
 			e.stale, e.errUntil = e.fresh, e.fresh
 			c.store(ctx, key, e, now)
 			return result[T]{e: e}, err // this load's waiters get the loader's own error
 		}
-		if old != nil && now.Before(old.errUntil) && !old.negative {
+		if old != nil && now < old.errUntil && !old.negative {
 			return result[T]{e: old, stale: true}, nil
 		}
 		return result[T]{}, err
@@ -323,9 +401,9 @@ func (c *Cache[T]) fill(ctx context.Context, key string, l Loader[T], old *entry
 	if c.o.Jitter > 0 {
 		ttl -= time.Duration(rand.Float64() * c.o.Jitter * float64(ttl))
 	}
-	e := &entry[T]{v: v, fresh: now.Add(ttl)}
-	e.stale = e.fresh.Add(c.o.StaleWhileRevalidate)
-	e.errUntil = e.stale.Add(c.o.StaleIfError)
+	e := &entry[T]{v: v, fresh: now + int64(ttl)}
+	e.stale = e.fresh + int64(c.o.StaleWhileRevalidate)
+	e.errUntil = e.stale + int64(c.o.StaleIfError)
 	c.store(ctx, key, e, now)
 	return result[T]{e: e}, nil
 }
@@ -366,9 +444,9 @@ func (c *Cache[T]) encode(e *entry[T]) ([]byte, error) {
 	}
 	buf := make([]byte, headerSize, headerSize+len(body))
 	buf[0], buf[1] = 'K', ver
-	binary.BigEndian.PutUint64(buf[2:], uint64(e.fresh.UnixMilli()))
-	binary.BigEndian.PutUint64(buf[10:], uint64(e.stale.UnixMilli()))
-	binary.BigEndian.PutUint64(buf[18:], uint64(e.errUntil.UnixMilli()))
+	binary.BigEndian.PutUint64(buf[2:], uint64(time.Unix(0, e.fresh).UnixMilli()))
+	binary.BigEndian.PutUint64(buf[10:], uint64(time.Unix(0, e.stale).UnixMilli()))
+	binary.BigEndian.PutUint64(buf[18:], uint64(time.Unix(0, e.errUntil).UnixMilli()))
 	return append(buf, body...), nil
 }
 
@@ -378,9 +456,9 @@ func (c *Cache[T]) decode(b []byte) (*entry[T], bool) {
 	}
 	e := &entry[T]{
 		negative: b[1] == 2,
-		fresh:    time.UnixMilli(int64(binary.BigEndian.Uint64(b[2:]))),
-		stale:    time.UnixMilli(int64(binary.BigEndian.Uint64(b[10:]))),
-		errUntil: time.UnixMilli(int64(binary.BigEndian.Uint64(b[18:]))),
+		fresh:    time.UnixMilli(int64(binary.BigEndian.Uint64(b[2:]))).UnixNano(),
+		stale:    time.UnixMilli(int64(binary.BigEndian.Uint64(b[10:]))).UnixNano(),
+		errUntil: time.UnixMilli(int64(binary.BigEndian.Uint64(b[18:]))).UnixNano(),
 		size:     len(b),
 	}
 	if !e.negative {
@@ -400,14 +478,14 @@ func kvTTL(end, now time.Time) time.Duration {
 }
 
 // store writes e to KV (failing open) and to the local tier.
-func (c *Cache[T]) store(ctx context.Context, key string, e *entry[T], now time.Time) {
+func (c *Cache[T]) store(ctx context.Context, key string, e *entry[T], now int64) {
 	full := c.o.Prefix + key
 	b, err := c.encode(e)
 	if err != nil {
 		c.log.error("encode", "cache: cannot encode value; not stored in KV", err, full)
 	} else {
 		e.size = len(b)
-		if err := c.ns.Put(ctx, full, b, kv.PutOptions{TTL: kvTTL(e.errUntil, now)}); err != nil {
+		if err := c.ns.Put(ctx, full, b, kv.PutOptions{TTL: kvTTL(time.Unix(0, e.errUntil), time.Unix(0, now))}); err != nil {
 			c.stats.kvErrors.Add(1)
 			c.log.error("kv-put", "cache: KV write failed; value kept in memory only", err, full)
 		}
@@ -415,8 +493,8 @@ func (c *Cache[T]) store(ctx context.Context, key string, e *entry[T], now time.
 	c.remember(key, e, now)
 }
 
-func (c *Cache[T]) remember(key string, e *entry[T], now time.Time) {
-	ttl := e.errUntil.Sub(now)
+func (c *Cache[T]) remember(key string, e *entry[T], now int64) {
+	ttl := time.Duration(e.errUntil - now)
 	if c.o.LocalTTL > 0 {
 		ttl = min(ttl, c.o.LocalTTL)
 	}
@@ -449,7 +527,9 @@ func (c *Cache[T]) Invalidate(ctx context.Context, key string) error {
 		return &kv.Error{Op: "cache invalidate", Key: full, Err: err}
 	}
 	c.stats.invalidates.Add(1)
-	c.group.Forget(key)
+	c.mu.Lock()
+	delete(c.flights, key) // the running load, if any, finishes for its own waiters only
+	c.mu.Unlock()
 	c.local.Delete(key)
 	return c.ns.Delete(ctx, full)
 }

@@ -477,6 +477,9 @@ func TestCacheNegative(t *testing.T) {
 		}
 		assert.EqualValues(t, 1, l.calls.Load())
 		assert.EqualValues(t, 2, env.c.Stats().Negative, "the first caller got the loader's error, the next two the cached answer")
+		st := env.c.Stats()
+		assert.EqualValues(t, 2, st.LocalHits, "both served from the local tier")
+		assert.Zero(t, st.Hits, "a cached not-found is no hit")
 		it, found, err := env.mem.Get(ctx, "u7", kv.GetOptions{})
 		require.NoError(t, err)
 		require.True(t, found)
@@ -540,6 +543,37 @@ func TestCacheInvalidate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "v2:k", v, "and from the local tier")
 	assert.EqualValues(t, 1, env.c.Stats().Invalidates)
+}
+
+func TestCacheInvalidateDuringLoad(t *testing.T) {
+	t.Parallel()
+	env := newCacheEnv(t, cache.Options{})
+	ctx := context.Background()
+	release := make(chan struct{})
+	started := make(chan struct{}, 2)
+	var calls atomic.Int64
+	l := cache.LoaderFunc[string](func(ctx context.Context, key string) (string, error) {
+		n := calls.Add(1)
+		started <- struct{}{}
+		if n == 1 {
+			<-release
+		}
+		return fmt.Sprint("v", n), nil
+	})
+	first := make(chan string, 1)
+	go func() {
+		v, err := env.c.Get(ctx, "k", l)
+		assert.NoError(t, err)
+		first <- v
+	}()
+	<-started
+	require.NoError(t, env.c.Invalidate(ctx, "k"))
+	v, err := env.c.Get(ctx, "k", l)
+	require.NoError(t, err)
+	assert.Equal(t, "v2", v, "a Get after Invalidate does not join the running load")
+	close(release)
+	assert.Equal(t, "v1", <-first, "the running load still answers its own callers")
+	assert.EqualValues(t, 2, calls.Load())
 }
 
 func TestCacheKVDownFailsOpen(t *testing.T) {

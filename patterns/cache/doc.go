@@ -5,7 +5,7 @@
 //
 // [Cache.Get] returns a fresh value from memory with no KV call, else from
 // KV, else from the [Loader]. Concurrent misses of one key share one KV
-// read, one load and one KV write (golang.org/x/sync/singleflight); a caller
+// read, one load and one KV write (a per-key flight, as with singleflight); a caller
 // whose context ends returns ctx.Err() at once while the load goes on for
 // the others on a detached context with its own timeout; a panicking loader
 // becomes a [*PanicError] for every waiter; loader errors are never cached

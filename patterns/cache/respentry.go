@@ -14,63 +14,230 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
-// hitHeaders are the Age and Cache-Status values of one entry for one
-// second, reused by every hit in that second so a hit allocates nothing.
+// hitHeaders are the Age, Cache-Status and Date values of a hit. They
+// depend only on the second of the hit, the entry's age and its freshness
+// left, so entries stored in the same second share them: they are kept in
+// a small table (hitTable), not in the entries, and a hit allocates nothing
+// once its values are in the table.
 type hitHeaders struct {
-	at                int64 // Unix second they were made for
+	at                int64  // Unix second they were made for
+	ageN, ttlN        int64  // the Age and ttl they say
+	name              string // the cache's name, in Cache-Status
 	age, status, date []string
 }
 
+// hitTable holds recent hitHeaders, direct-mapped by age and ttl: a slot
+// is reused when its second, age, ttl and cache name match, else replaced.
+// Shared by every ResponseCache of the process (the name tells them apart).
+var hitTable [512]atomic.Pointer[hitHeaders]
+
+// dateNow is the Date value of the current second, shared by every hit in
+// it.
+var dateNow atomic.Pointer[hitHeaders]
+
+// hitHeaders returns e's Age, Cache-Status and Date values at now.
+func (c *ResponseCache) hitHeaders(e *respEntry, now time.Time) *hitHeaders {
+	sec := now.Unix()
+	age := int64(max(now.Sub(e.created), 0) / time.Second)
+	// Whole seconds of freshness left, rounded up (a response stored this
+	// instant shows its full TTL); negative (rounded down) when stale.
+	ttl := e.fresh.Sub(now)
+	secs := int64(ttl / time.Second)
+	if ttl%time.Second > 0 {
+		secs++
+	} else if ttl%time.Second < 0 {
+		secs--
+	}
+	slot := &hitTable[uint64(age*1_000_003+secs)%uint64(len(hitTable))]
+	if hh := slot.Load(); hh != nil && hh.at == sec && hh.ageN == age && hh.ttlN == secs && hh.name == c.o.Name {
+		return hh
+	}
+	d := dateNow.Load()
+	if d == nil || d.at != sec {
+		d = &hitHeaders{at: sec, date: []string{now.UTC().Format(http.TimeFormat)}}
+		dateNow.Store(d)
+	}
+	hh := &hitHeaders{
+		at: sec, ageN: age, ttlN: secs, name: c.o.Name,
+		age:    []string{strconv.FormatInt(age, 10)},
+		date:   d.date,
+		status: []string{c.o.Name + "; hit; ttl=" + strconv.FormatInt(secs, 10)},
+	}
+	slot.Store(hh)
+	return hh
+}
+
 // respEntry is one stored response, or a Vary marker that names the request
-// headers whose values select the stored variant.
+// headers whose values select the stored variant. Its fields fit the
+// 256-byte size class, and what a fresh hit reads (the flags, status,
+// header, body, freshness, age and tags) comes first, in the first two
+// 64-byte lines: at scale, each line a hit touches is a cache miss.
 type respEntry struct {
-	// Marker fields: set when this entry is a Vary marker.
-	marker bool
-	nonce  string // part of every variant's key; a new marker orphans old variants
+	marker   bool // a Vary marker, not a response
+	authOK   bool // may answer a request that carries Authorization
+	cookieOK bool // may answer a request that carries a personal cookie (public or s-maxage)
 
 	status  int
 	header  []storedHeader // in stored order
 	body    []byte
-	bodyLen []string // {strconv.Itoa(len(body))}, the Content-Length header
-	hit     atomic.Pointer[hitHeaders]
+	fresh   time.Time
+	created time.Time
+	tags    []string
 
-	tags     []string
-	authOK   bool     // may answer a request that carries Authorization
-	cookieOK bool     // may answer a request that carries a personal cookie (public or s-maxage)
-	vary     []string // canonical names of the request headers in Vary
-	created  time.Time
-	gen      int64 // tag generation: valid while every tag's purge generation < gen
-	fresh    time.Time
+	gen      int64     // tag generation: valid while every tag's purge generation < gen
+	bodyLen  []string  // {strconv.Itoa(len(body))}, the Content-Length header (see lengthValue)
 	stale    time.Time // stale-while-revalidate until
 	errUntil time.Time // stale-if-error until
-	size     int       // bytes in KV
-	retained int       // bytes of the buffer holding body (all of the KV value once decoded)
+	vary     []string  // canonical names of the request headers in Vary
+	nonce    string    // marker: part of every variant's key; a new marker orphans old variants
 }
 
-// entryOverhead is what an entry costs in memory besides its strings and
-// body: the respEntry itself, its Age/Cache-Status values, and the local
-// tier's node and bookkeeping.
-const entryOverhead = 512
+// tierOverhead is what the local tier spends per entry besides the entry:
+// otter's node (64 bytes), its hash table slot and frequency sketch, and
+// the rounding of the key's allocation (the weigher counts len(key)).
+const tierOverhead = 112
 
-// memSize estimates the bytes e keeps alive: everything it holds, so that
-// LocalMaxBytes bounds the heap and not only bodies.
+// memSize is the bytes e keeps alive, allocation sizes included, so that
+// LocalMaxBytes bounds the heap and not only bodies. Values shared with
+// other entries (see shareValues, lengthValue) are not counted.
 func (e *respEntry) memSize() int {
-	n := entryOverhead + len(e.nonce) + max(e.retained, cap(e.body))
+	n := tierOverhead + allocSize(int(unsafe.Sizeof(respEntry{}))) + allocSize(len(e.nonce)) + cap(e.body)
+	if !isSharedLength(e.bodyLen) && len(e.bodyLen) > 0 {
+		n += allocSize(16*cap(e.bodyLen)) + allocSize(len(e.bodyLen[0]))
+	}
+	n += allocSize(int(unsafe.Sizeof(storedHeader{})) * cap(e.header))
 	for _, h := range e.header {
-		n += 40 + 8 + len(h.name) + 24 // storedHeader, name string, values slice
+		n += allocSize(len(h.name)) // often a shared constant: counted anyway
+		if isShared(h.name, h.values) {
+			continue
+		}
+		n += allocSize(16 * cap(h.values))
 		for _, v := range h.values {
-			n += 16 + 8 + len(v) // string header, allocation rounding, bytes
+			n += allocSize(len(v))
 		}
 	}
-	for _, t := range e.tags {
-		n += 24 + len(t)
+	n += stringsSize(e.tags) + stringsSize(e.vary)
+	return n
+}
+
+func stringsSize(ss []string) int {
+	if ss == nil {
+		return 0
 	}
-	for _, v := range e.vary {
-		n += 24 + len(v)
+	n := allocSize(16 * cap(ss))
+	for _, s := range ss {
+		n += allocSize(len(s))
 	}
 	return n
+}
+
+// sizeClasses are the Go runtime's small allocation size classes
+// (runtime/sizeclasses.go); larger allocations take whole 8 KiB pages.
+var sizeClasses = [...]int{0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+	288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048,
+	2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880,
+	12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768}
+
+// allocSize is the heap bytes an allocation of n bytes takes.
+func allocSize(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	if n > 32768 {
+		return (n + 8191) &^ 8191
+	}
+	i, _ := slices.BinarySearch(sizeClasses[:], n)
+	return sizeClasses[i]
+}
+
+// sharedVal is one interned header value.
+type sharedVal struct {
+	name string
+	v    []string // one value
+}
+
+// sharedVals interns the values of the headers in shareable, direct-mapped
+// by name and value: entries with the same Content-Type (say) share one
+// []string instead of a copy each. A slot is replaced when another value
+// maps to it; entries keep what they got.
+var sharedVals [256]atomic.Pointer[sharedVal]
+
+// shareable are the stored headers whose values repeat across responses.
+var shareable = map[string]bool{
+	"Content-Type": true, "Cache-Control": true, "Content-Encoding": true, "Content-Language": true,
+	"Vary": true, "X-Content-Type-Options": true, "Access-Control-Allow-Origin": true, "Server": true,
+	"X-Frame-Options": true, "Referrer-Policy": true, "Strict-Transport-Security": true,
+	"Content-Security-Policy": true, "Accept-Ranges": true,
+}
+
+func valSlot(name, v string) *atomic.Pointer[sharedVal] {
+	h := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint32(name[i])) * 16777619
+	}
+	for i := 0; i < len(v); i++ {
+		h = (h ^ uint32(v[i])) * 16777619
+	}
+	return &sharedVals[h%uint32(len(sharedVals))]
+}
+
+// shareValues returns the values of header name as the entry stores them:
+// an interned slice for a single value of a shareable header, else a copy.
+func shareValues(name string, values []string) []string {
+	if len(values) != 1 || !shareable[name] || len(values[0]) > 256 {
+		return slices.Clone(values)
+	}
+	slot := valSlot(name, values[0])
+	if sv := slot.Load(); sv != nil && sv.name == name && sv.v[0] == values[0] {
+		return sv.v
+	}
+	sv := &sharedVal{name: name, v: []string{values[0]}}
+	slot.Store(sv)
+	return sv.v
+}
+
+// isShared reports whether values is the interned slice of its slot.
+func isShared(name string, values []string) bool {
+	if len(values) != 1 || !shareable[name] {
+		return false
+	}
+	sv := valSlot(name, values[0]).Load()
+	return sv != nil && &sv.v[0] == &values[0]
+}
+
+// lengths interns Content-Length values, direct-mapped by length.
+var lengths [256]atomic.Pointer[lengthVal]
+
+type lengthVal struct {
+	n int
+	v []string
+}
+
+// lengthValue returns the Content-Length value {strconv.Itoa(n)}, shared by
+// the entries of the same body length while it stays in its slot.
+func lengthValue(n int) []string {
+	slot := &lengths[uint(n)%uint(len(lengths))]
+	if p := slot.Load(); p != nil && p.n == n {
+		return p.v
+	}
+	p := &lengthVal{n: n, v: []string{strconv.Itoa(n)}}
+	slot.Store(p)
+	return p.v
+}
+
+func isSharedLength(v []string) bool {
+	if len(v) != 1 {
+		return false
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil || n < 0 {
+		return false
+	}
+	p := lengths[uint(n)%uint(len(lengths))].Load()
+	return p != nil && &p.v[0] == &v[0]
 }
 
 // storedHeader is one stored response header field.
@@ -139,14 +306,16 @@ func decodeRespEntry(b []byte) (*respEntry, error) {
 	e := &respEntry{
 		marker: m.V == 2, nonce: m.Nonce, status: m.S, tags: m.T, authOK: m.A, cookieOK: m.K, vary: m.Vary,
 		created: time.UnixMilli(m.C), gen: m.G, fresh: time.UnixMilli(m.F), stale: time.UnixMilli(m.W),
-		errUntil: time.UnixMilli(m.E), size: len(b), retained: cap(b),
+		errUntil: time.UnixMilli(m.E),
 	}
 	if !e.marker {
-		e.body = b[4+n:]
-		e.bodyLen = []string{strconv.Itoa(len(e.body))}
+		// A copy, so that the entry does not keep the JSON part alive.
+		e.body = slices.Clone(b[4+n:])
+		e.bodyLen = lengthValue(len(e.body))
+		e.header = make([]storedHeader, 0, len(m.Order))
 		for _, k := range m.Order {
 			if v, ok := m.H[k]; ok {
-				e.header = append(e.header, storedHeader{k, v})
+				e.header = append(e.header, storedHeader{k, shareValues(k, v)})
 			}
 		}
 	}

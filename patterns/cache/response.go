@@ -658,32 +658,6 @@ func (c *ResponseCache) setHitStatus(h http.Header, hh *hitHeaders, stale bool) 
 	}
 }
 
-// hitHeaders returns e's Age and Cache-Status values at now, made once per
-// second per entry.
-func (c *ResponseCache) hitHeaders(e *respEntry, now time.Time) *hitHeaders {
-	sec := now.Unix()
-	if hh := e.hit.Load(); hh != nil && hh.at == sec {
-		return hh
-	}
-	// Whole seconds of freshness left, rounded up (a response stored this
-	// instant shows its full TTL); negative when stale.
-	ttl := e.fresh.Sub(now)
-	secs := int64(ttl / time.Second)
-	if ttl%time.Second > 0 {
-		secs++
-	} else if ttl%time.Second < 0 {
-		secs--
-	}
-	hh := &hitHeaders{
-		at:     sec,
-		age:    []string{strconv.FormatInt(int64(max(now.Sub(e.created), 0)/time.Second), 10)},
-		date:   []string{now.UTC().Format(http.TimeFormat)},
-		status: []string{c.o.Name + "; hit; ttl=" + strconv.FormatInt(secs, 10)},
-	}
-	e.hit.Store(hh)
-	return hh
-}
-
 func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }

@@ -225,8 +225,7 @@ func (cw *capture) finish(err error, store func(*respEntry)) bool {
 		cw.buf = slices.Clone(cw.buf) // do not keep a grown buffer's slack in memory
 	}
 	e.body = cw.buf
-	e.retained = cap(cw.buf)
-	e.bodyLen = []string{strconv.Itoa(len(cw.buf))}
+	e.bodyLen = lengthValue(len(cw.buf))
 	store(e)
 	cw.sendBody()
 	return true
@@ -377,7 +376,7 @@ func (c *ResponseCache) plan(r *http.Request, code int, h http.Header, before ma
 		if mark.IsPerClient(k) {
 			continue // set for this client by a middleware inside (a rate limit's quota)
 		}
-		e.header = append(e.header, storedHeader{k, slices.Clone(v)})
+		e.header = append(e.header, storedHeader{k, shareValues(k, v)})
 	}
 	slices.SortFunc(e.header, func(a, b storedHeader) int { return strings.Compare(a.name, b.name) })
 	return e, ""
