@@ -31,7 +31,6 @@ func (c *ResponseCache) requestDirectives(values []string) *reqDirectives {
 		return nil
 	}
 	rd := reqDirectives{maxAge: -1}
-	any := false
 	for _, v := range values {
 		for d := range strings.SplitSeq(v, ",") {
 			name, arg, hasArg := strings.Cut(strings.TrimSpace(d), "=")
@@ -41,23 +40,23 @@ func (c *ResponseCache) requestDirectives(values []string) *reqDirectives {
 			}
 			switch strings.ToLower(strings.TrimSpace(name)) {
 			case "no-cache":
-				rd.noCache, any = true, true
+				rd.noCache = true
 			case "max-age":
 				if n, ok := deltaSeconds(arg); ok {
-					rd.maxAge, any = n, true
+					rd.maxAge = n
 				}
 			case "max-stale":
 				if !hasArg {
-					rd.hasMaxStale, rd.anyStale, any = true, true, true
+					rd.hasMaxStale, rd.anyStale = true, true
 				} else if n, ok := deltaSeconds(arg); ok {
-					rd.hasMaxStale, rd.maxStale, any = true, time.Duration(n)*time.Second, true
+					rd.hasMaxStale, rd.maxStale = true, time.Duration(n)*time.Second
 				}
 			case "min-fresh":
 				if n, ok := deltaSeconds(arg); ok {
-					rd.hasMinFresh, rd.minFresh, any = true, time.Duration(n)*time.Second, true
+					rd.hasMinFresh, rd.minFresh = true, time.Duration(n)*time.Second
 				}
 			case "only-if-cached":
-				rd.onlyCached, any = true, true
+				rd.onlyCached = true
 			}
 		}
 	}
@@ -67,7 +66,7 @@ func (c *ResponseCache) requestDirectives(values []string) *reqDirectives {
 	if rd.maxAge == 0 {
 		rd.noCache = true // RFC 9111 §5.2.1.1: no stored response is young enough
 	}
-	if !any {
+	if !rd.noCache && rd.maxAge < 0 && !rd.hasMaxStale && !rd.hasMinFresh && !rd.onlyCached {
 		return nil
 	}
 	return &rd
