@@ -217,3 +217,19 @@ func FuzzConditionalHeaders(f *testing.F) {
 		}
 	})
 }
+
+// ServeFresh leaves a request with Cache-Control to Serve.
+func TestResponseCacheServeFreshLeavesDirectivesToServe(t *testing.T) {
+	t.Parallel()
+	env := newRespEnv(t, cache.ResponseOptions{})
+	env.serve("/sf", respText("x"))
+	req := httptest.NewRequest("GET", "/sf", nil)
+	assert.True(t, env.rc.ServeFresh(httptest.NewRecorder(), req))
+	req.Header.Set("Cache-Control", "no-cache")
+	assert.False(t, env.rc.ServeFresh(httptest.NewRecorder(), req))
+	req = httptest.NewRequest("GET", "/sf", nil)
+	req.Header.Set("Range", "bytes=0-0")
+	rec := httptest.NewRecorder()
+	assert.True(t, env.rc.ServeFresh(rec, req))
+	assert.Equal(t, 206, rec.Code, "ranges are cut on the hot path too")
+}

@@ -462,7 +462,8 @@ func (c *ResponseCache) admitMiss(base string) bool {
 // ServeFresh answers r from a fresh entry of the in-process tier, with no
 // KV call and no handler, and reports whether it did. Serve does the same
 // first; adapters call ServeFresh before Serve to skip their per-request
-// setup on the hot path.
+// setup on the hot path. A request with Cache-Control is left to Serve,
+// which weighs its directives.
 func (c *ResponseCache) ServeFresh(w http.ResponseWriter, r *http.Request) bool {
 	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || len(r.Header["Cache-Control"]) > 0 {
 		return false // request directives: Serve weighs them
