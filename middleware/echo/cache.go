@@ -27,6 +27,22 @@ var DefaultCacheConfig = CacheConfig{Skipper: middleware.DefaultSkipper}
 // (see cache.ResponseCache.Serve). A handler error is returned to Echo
 // (and its response not stored), unless a stale response answers in its
 // place (stale-if-error). It panics if rc is nil.
+//
+// A HEAD miss runs the handler with the request's method set to GET (so
+// that the GET response is stored); c.Request().Method is HEAD again when
+// the middleware returns.
+//
+// A background refresh (stale-while-revalidate) outlives the request that
+// started it and its pooled echo.Context, so it runs next in a new
+// echo.Context of the same Echo, with the route's path and parameter
+// names and values, and a GET clone of that request (its header, and its
+// context's values without its cancellation; cache.IsRefresh reports true
+// for that context). It carries no c.Set value: what middleware outside
+// this one (registered before it) put there, a user set by an
+// authentication middleware say, is absent (c.Get returns nil), while
+// middleware inside it (registered after it, or on the route) runs again
+// in the refresh and sets its values anew. A handler that needs a value
+// from outside should take it from the request or its context.
 func Cache(rc *cache.ResponseCache) echo.MiddlewareFunc {
 	c := DefaultCacheConfig
 	c.Cache = rc
@@ -88,7 +104,15 @@ func cacheOrigin(c echo.Context, next echo.HandlerFunc, out *cacheEchoWriter) ca
 		res := c.Response()
 		res.Writer = w
 		out.count = false // echo.Response counts what the handler writes
-		defer func() { res.Writer = out.w }()
+		method := c.Request().Method
+		defer func() {
+			res.Writer = out.w
+			if req := c.Request(); req.Method != method { // a HEAD run as a GET
+				req = req.WithContext(req.Context())
+				req.Method = method
+				c.SetRequest(req)
+			}
+		}()
 		c.SetRequest(r)
 		return next(c)
 	}

@@ -174,6 +174,50 @@ func TestCacheEchoRefreshUsesNewContext(t *testing.T) {
 	assert.Equal(t, "5#2", env.Do("GET", "/items/5").Body.String(), "refreshed with its own route params")
 }
 
+// The refresh runs in a new echo.Context: values middleware outside the
+// cache set are not there, middleware inside the cache runs again.
+func TestCacheEchoRefreshContextValues(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	env := cacheEnv(t, cache.ResponseOptions{TTL: time.Minute, StaleWhileRevalidate: time.Minute}, func(e *echo.Echo, mw echo.MiddlewareFunc) {
+		outer := func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error { c.Set("outer", "o"); return next(c) }
+		}
+		inner := func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error { c.Set("inner", "i"); return next(c) }
+		}
+		e.GET("/v", func(c echo.Context) error {
+			return c.String(http.StatusOK, fmt.Sprintf("%d outer=%v inner=%v", n.Add(1), c.Get("outer"), c.Get("inner")))
+		}, outer, mw, inner)
+	})
+	assert.Equal(t, "1 outer=o inner=i", env.Do("GET", "/v").Body.String())
+	env.Clock.Advance(90 * time.Second)
+	assert.Equal(t, "1 outer=o inner=i", env.Do("GET", "/v").Body.String(), "stale, refreshing")
+	require.Eventually(t, func() bool { return env.Cache.Stats().Stored == 2 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, "2 outer=<nil> inner=i", env.Do("GET", "/v").Body.String(), "the refresh carried no outer c.Set value")
+}
+
+// A HEAD miss runs the handler as a GET; the middleware around the cache
+// sees the HEAD again afterwards.
+func TestCacheEchoHeadMethodRestored(t *testing.T) {
+	t.Parallel()
+	var seen, after string
+	env := cacheEnv(t, cache.ResponseOptions{}, func(e *echo.Echo, mw echo.MiddlewareFunc) {
+		outer := func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error { err := next(c); after = c.Request().Method; return err }
+		}
+		e.HEAD("/h", func(c echo.Context) error {
+			seen = c.Request().Method
+			return c.String(http.StatusOK, "hello")
+		}, outer, mw)
+	})
+	rec := env.Do("HEAD", "/h")
+	assert.Equal(t, 200, rec.Code)
+	assert.Empty(t, rec.Body.String())
+	assert.Equal(t, "GET", seen)
+	assert.Equal(t, "HEAD", after)
+}
+
 func TestCacheConfig(t *testing.T) {
 	t.Parallel()
 	_, err := kvecho.CacheConfig{}.ToMiddleware()

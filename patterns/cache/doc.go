@@ -27,7 +27,7 @@
 // # Responses
 //
 // [ResponseCache] stores GET responses (HEAD is answered from the GET
-// entry) under their target URI, as RFC 9111 §4 keys them: scheme, host
+// entry, and a HEAD miss stores the GET response) under their target URI, as RFC 9111 §4 keys them: scheme, host
 // (lower-cased, default port dropped) and path, with the query's parameters
 // sorted, plus the request headers named in the response's Vary. The scheme
 // is X-Forwarded-Proto's when it says http or https. It follows RFC 9111's
@@ -75,6 +75,19 @@
 // that long at most, not the seconds of the backend's retries. When KV
 // fails the cache serves from the handler and logs, at most once a minute
 // per kind of failure.
+//
+// Hits answer conditional requests with 304 (If-None-Match,
+// If-Modified-Since) and Range requests on a stored 200 with 206, single
+// or multipart/byteranges, or 416 (RFC 9110 §14; If-Range honoured,
+// malformed ranges ignored), through http.ServeContent over the stored
+// body. A 206 from the handler is never stored. The client's Cache-Control
+// request directives count (RFC 9111 §5.2.1): no-cache and max-age=0 go
+// to the handler and store its response, max-age and min-fresh refuse
+// responses too old or too close to expiry, max-stale accepts stale ones,
+// only-if-cached answers 504 rather than call the handler;
+// [ResponseOptions.IgnoreRequestNoCache] ignores the first three, so that
+// clients cannot defeat the cache. [ResponseOptions.Jitter] spreads
+// expiries.
 //
 // It also reports Age, collapses concurrent misses of one URL into one
 // handler call, streams responses over [ResponseOptions.MaxBodySize] (or

@@ -100,7 +100,7 @@ var notModifiedHeaders = map[string]bool{
 
 // write304 answers r with 304 Not Modified from e: the headers of
 // §15.4.5, Date, Age and Cache-Status, no body.
-func (c *ResponseCache) write304(w http.ResponseWriter, e *respEntry, now time.Time, stale bool) {
+func (c *ResponseCache) write304(w http.ResponseWriter, e *respEntry, now time.Time, detail string) {
 	h := w.Header()
 	for _, sh := range e.header {
 		if notModifiedHeaders[sh.name] {
@@ -109,7 +109,7 @@ func (c *ResponseCache) write304(w http.ResponseWriter, e *respEntry, now time.T
 	}
 	hh := c.hitHeaders(e, now)
 	h["Date"] = hh.date[:1:1]
-	c.setHitStatus(h, hh, stale)
+	c.setHitStatus(h, hh, detail)
 	w.WriteHeader(http.StatusNotModified)
 }
 

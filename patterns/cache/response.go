@@ -137,6 +137,24 @@ type ResponseOptions struct {
 	// stored GET of its URL and of its same-origin Location and
 	// Content-Location. Default: false (writes purge).
 	KeepOnWrite bool
+	// Jitter shortens each stored response's freshness by a random
+	// fraction in [0, Jitter), as Options.Jitter does for the read-through
+	// cache, so that responses stored together (after a deploy or a purge)
+	// do not all expire, and all go to the handler, at once. It applies to
+	// the TTL a response asked for as to the default, after MaxTTL, and
+	// never below one second. Must be in [0, 1). Default: 0 (no jitter).
+	Jitter float64
+	// IgnoreRequestNoCache makes the cache ignore a client's Cache-Control
+	// no-cache, max-age and min-fresh request directives (RFC 9111
+	// §5.2.1), as CDNs allow, to stop clients defeating the cache: by
+	// default a request with no-cache or max-age=0 (what a browser's
+	// reload sends) goes to the handler and its response is stored for
+	// everyone, one with max-age=N refuses responses older than N seconds,
+	// and one with min-fresh=N those with less than N seconds of freshness
+	// left. Each such request costs a handler call (bounded per path by
+	// MaxMissesPerPath). max-stale, only-if-cached and no-store count
+	// either way. Default: false (the directives are obeyed).
+	IgnoreRequestNoCache bool
 	// Clock returns the current time. Default: time.Now.
 	Clock func() time.Time
 	// Logger receives KV failures, at most one record per kind a minute.
@@ -192,8 +210,9 @@ type respCounters struct {
 }
 
 type respFlight struct {
-	done   chan struct{}
-	stored bool
+	done     chan struct{}
+	stored   bool
+	rendered bool // stored a response the handler made during the flight
 }
 
 // NewResponseCache returns a response cache over ns. It returns an error
@@ -208,6 +227,10 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 		return nil, fmt.Errorf("%w: cache: negative duration or size", kv.ErrInvalidOptions)
 	case o.MaxBodySize > kv.MaxValueSize-64<<10:
 		return nil, fmt.Errorf("%w: cache: MaxBodySize %d is over KV's value limit less 64 KiB for headers", kv.ErrInvalidOptions, o.MaxBodySize)
+	case o.Jitter < 0 || o.Jitter >= 1:
+		return nil, fmt.Errorf("%w: cache: Jitter %v is not in [0, 1)", kv.ErrInvalidOptions, o.Jitter)
+	case slices.Contains(o.Statuses, http.StatusPartialContent):
+		return nil, fmt.Errorf("%w: cache: status 206 cannot be stored (a part is not the response; ranges are served from a stored 200)", kv.ErrInvalidOptions)
 	case len(o.Prefix) > 256:
 		return nil, fmt.Errorf("%w: cache: prefix is %d bytes, at most 256", kv.ErrInvalidOptions, len(o.Prefix))
 	}
@@ -319,7 +342,12 @@ func (c *ResponseCache) Close(ctx context.Context) error {
 
 // Serve answers r from the cache or through next, storing what it may.
 // Only GET and HEAD are cached (HEAD is answered from the GET entry and,
-// on a miss, forwarded without storing); other methods go straight to next.
+// on a miss, next renders the GET, which is stored, and the HEAD gets its
+// header); other methods go straight to next, and a write (POST, PUT,
+// PATCH, DELETE) answered 2xx or 3xx purges its URL. A Range on a stored
+// 200 is answered 206 or 416 from it; the request's Cache-Control
+// directives (no-cache, max-age, min-fresh, max-stale, only-if-cached)
+// decide which stored response may answer (see ResponseOptions.IgnoreRequestNoCache).
 // Concurrent GETs of one cold URL call next once and share its response
 // when it can be stored. Serve returns next's error (after serving the
 // stale response instead, when stale-if-error applies) or, for a request
@@ -334,12 +362,17 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 		return c.serveUnsafe(w, r, next)
 	}
 	base := c.requestKey(r)
-	mode := forwardMode{store: r.Method == http.MethodGet, fwd: "miss"}
-	if r.Method == http.MethodHead {
-		mode.reason = "head"
+	mode := forwardMode{store: true, fwd: "miss"}
+	if v := r.Header["Cache-Control"]; len(v) > 0 {
+		if parseCacheControl(v).noStore {
+			mode.store, mode.reason = false, "request-no-store"
+		}
+		mode.rd = c.requestDirectives(v)
 	}
-	if v := r.Header["Cache-Control"]; len(v) > 0 && parseCacheControl(v).noStore {
-		mode.store, mode.reason = false, "request-no-store"
+	if r.Method == http.MethodHead && mode.store {
+		// A HEAD miss fills the cache: the handler renders the GET, the
+		// client gets its header.
+		next, w = headAsGET(next), headWriter{w}
 	}
 	auth := len(r.Header["Authorization"]) > 0
 	cookie := c.personalCookie(r.Header)
@@ -348,19 +381,25 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 		now := c.now()
 		e, key, marker := c.lookupLocal(base, r.Header)
 		if e != nil && c.usable(ctx, e, auth, cookie) {
-			switch {
-			case now.Before(e.fresh):
+			switch mode.rd.judge(e, now) {
+			case useFresh:
 				c.writeHit(w, r, e, now, false)
 				return nil
-			case now.Before(e.stale):
+			case useStale:
 				c.writeHit(w, r, e, now, true)
 				if !auth && !cookie {
 					c.startRefresh(r, base, key, next)
 				}
 				return nil
-			case now.Before(e.errUntil):
-				mode.candidate, mode.fwd = e, "stale"
+			case useMaxStale:
+				c.writeHitAs(w, r, e, now, "max-stale")
+				return nil
+			case useCandidate:
+				mode.candidate, mode.fwd = e, fwdFor(e, now)
 			}
+		}
+		if mode.rd.onlyIfCached() {
+			return c.serveOnlyIfCached(w, r, base, marker, mode, auth, cookie)
 		}
 		if attempt == 0 {
 			// From here the handler may run: give the request a mark that
@@ -399,6 +438,9 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 			// The leader's response could not be shared: run our own.
 			return c.forward(w, r, next, base, marker, mode, nil)
 		}
+		if f.rendered {
+			mode.rd = mode.rd.afterFlight()
+		}
 	}
 }
 
@@ -420,10 +462,11 @@ func (c *ResponseCache) admitMiss(base string) bool {
 // ServeFresh answers r from a fresh entry of the in-process tier, with no
 // KV call and no handler, and reports whether it did. Serve does the same
 // first; adapters call ServeFresh before Serve to skip their per-request
-// setup on the hot path.
+// setup on the hot path. A request with Cache-Control is left to Serve,
+// which weighs its directives.
 func (c *ResponseCache) ServeFresh(w http.ResponseWriter, r *http.Request) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return false
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || len(r.Header["Cache-Control"]) > 0 {
+		return false // request directives: Serve weighs them
 	}
 	e, _, _ := c.lookupLocal(c.requestKey(r), r.Header)
 	if e == nil {
@@ -477,7 +520,7 @@ func (c *ResponseCache) lead(w http.ResponseWriter, r *http.Request, next Origin
 	now := c.now()
 	// A flight that ended between our local lookup and taking the lead has
 	// filled the local tier: use it rather than read KV again.
-	if e, _, _ := c.lookupLocal(base, r.Header); e != nil && now.Before(e.fresh) && c.usable(ctx, e, false, false) {
+	if e, _, _ := c.lookupLocal(base, r.Header); e != nil && mode.rd.judge(e, now) == useFresh && c.usable(ctx, e, false, false) {
 		f.stored = true
 		release()
 		c.writeHit(w, r, e, now, false)
@@ -494,26 +537,31 @@ func (c *ResponseCache) lead(w http.ResponseWriter, r *http.Request, next Origin
 	e, key, marker := c.lookupKV(ctx, base, r.Header, marker)
 	now = c.now()
 	if e != nil && c.usable(ctx, e, false, false) {
-		switch {
-		case now.Before(e.fresh):
+		switch v := mode.rd.judge(e, now); {
+		case v == useFresh:
 			c.remember(key, e, now)
 			f.stored = true
 			release()
 			c.writeHit(w, r, e, now, false)
 			return nil
-		case now.Before(e.stale):
+		case v == useStale:
 			c.remember(key, e, now)
 			f.stored = true
 			release()
 			c.writeHit(w, r, e, now, true)
 			c.startRefresh(r, base, key, next)
 			return nil
-		case now.Before(e.errUntil) && (mode.candidate == nil || e.created.After(mode.candidate.created)):
-			mode.candidate, mode.fwd = e, "stale"
+		case v == useMaxStale:
+			c.remember(key, e, now)
+			release() // f.stored stays false: others may not accept it
+			c.writeHitAs(w, r, e, now, "max-stale")
+			return nil
+		case v == useCandidate && (mode.candidate == nil || e.created.After(mode.candidate.created)):
+			mode.candidate, mode.fwd = e, fwdFor(e, now)
 		}
 	}
 	return c.forward(w, r, next, base, marker, mode, func() {
-		f.stored = true
+		f.stored, f.rendered = true, true
 		release()
 	})
 }
@@ -617,35 +665,51 @@ func (c *ResponseCache) tagGen(ctx context.Context, tag string) int64 {
 	return v.(int64)
 }
 
-// writeHit replays a stored response.
+// writeHit replays a stored response, fresh or stale (within
+// stale-while-revalidate or stale-if-error).
 func (c *ResponseCache) writeHit(w http.ResponseWriter, r *http.Request, e *respEntry, now time.Time, stale bool) {
+	detail := ""
+	if stale {
+		detail = "stale-while-revalidate"
+	}
+	c.writeHitAs(w, r, e, now, detail)
+}
+
+// writeHitAs replays a stored response: a 304 when r's validators match,
+// a 206 or 416 for a Range on a stored 200, else the whole response.
+// detail is the Cache-Status detail of a stale hit ("" when fresh).
+func (c *ResponseCache) writeHitAs(w http.ResponseWriter, r *http.Request, e *respEntry, now time.Time, detail string) {
 	if c.notModified(r, e) {
-		c.write304(w, e, now, stale)
+		c.write304(w, e, now, detail)
 		return
 	}
 	h := w.Header()
 	for _, sh := range e.header {
 		h[sh.name] = sh.values[:len(sh.values):len(sh.values)]
 	}
+	c.setHitStatus(h, c.hitHeaders(e, now), detail)
+	if len(r.Header["Range"]) > 0 && c.writeRange(w, r, e) {
+		return
+	}
 	// net/http computes Content-Length itself for a body that fits its
 	// 2 KiB buffer; set it for larger bodies (no chunking) and for HEAD.
 	if bodyAllowed(e.status) && (len(e.body) > 2048 || r.Method == http.MethodHead) {
 		h["Content-Length"] = e.bodyLen[:1:1]
 	}
-	c.setHitStatus(h, c.hitHeaders(e, now), stale)
 	w.WriteHeader(e.status)
 	if r.Method != http.MethodHead && bodyAllowed(e.status) {
 		_, _ = w.Write(e.body)
 	}
 }
 
-// setHitStatus sets Age, Cache-Status and X-Cache for a hit (a 200 or a
-// 304 answered from e), and counts it.
-func (c *ResponseCache) setHitStatus(h http.Header, hh *hitHeaders, stale bool) {
+// setHitStatus sets Age, Cache-Status and X-Cache for a hit (any answer
+// made from e: 200, 206, 304, 416), and counts it. detail is that of a
+// stale hit, "" for a fresh one.
+func (c *ResponseCache) setHitStatus(h http.Header, hh *hitHeaders, detail string) {
 	h["Age"] = hh.age[:1:1]
-	if stale {
+	if detail != "" {
 		c.stats.stale.Add(1)
-		h["Cache-Status"] = []string{hh.status[0] + "; detail=stale-while-revalidate"}
+		h["Cache-Status"] = []string{hh.status[0] + "; detail=" + detail}
 		if c.o.XCache {
 			h["X-Cache"] = c.xStale[:1:1]
 		}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,10 +13,11 @@ import (
 
 // forwardMode says how a forwarded request may be stored.
 type forwardMode struct {
-	store     bool       // false: serve only
-	reason    string     // Cache-Status detail when !store
-	fwd       string     // Cache-Status fwd: "miss" or "stale"
-	candidate *respEntry // stale entry to serve on a 5xx or handler error
+	store     bool           // false: serve only
+	reason    string         // Cache-Status detail when !store
+	fwd       string         // Cache-Status fwd: "miss" or "stale"
+	candidate *respEntry     // stale entry to serve on a 5xx or handler error
+	rd        *reqDirectives // the request's Cache-Control directives; nil: none
 }
 
 // capture is the writer the handler sees on a miss. A response that may be
@@ -335,6 +337,9 @@ func (c *ResponseCache) plan(r *http.Request, code int, h http.Header, before ma
 	ttl = min(ttl, c.o.MaxTTL)
 	if ttl < time.Second {
 		return nil, "expired"
+	}
+	if c.o.Jitter > 0 {
+		ttl = max(ttl-time.Duration(rand.Float64()*c.o.Jitter*float64(ttl)), time.Second)
 	}
 	swr, sie := c.o.StaleWhileRevalidate, c.o.StaleIfError
 	if cc.hasSWR {

@@ -398,16 +398,6 @@ func Run(t *testing.T, build Build) {
 		assert.EqualValues(t, 1, env.Calls.Load())
 	})
 
-	t.Run("HEAD miss is forwarded and not stored", func(t *testing.T) {
-		t.Parallel()
-		env := NewEnv(t, build, cache.ResponseOptions{}, text("hello"))
-		rec := env.Do("HEAD", "/h")
-		assert.Equal(t, "kvkit; fwd=miss; detail=head", rec.Header().Get("Cache-Status"))
-		rec = env.Do("GET", "/h")
-		assert.Equal(t, "kvkit; fwd=miss", rec.Header().Get("Cache-Status"))
-		assert.EqualValues(t, 2, env.Calls.Load())
-	})
-
 	t.Run("POST goes straight through", func(t *testing.T) {
 		t.Parallel()
 		env := NewEnv(t, build, cache.ResponseOptions{}, text("posted"))
@@ -828,6 +818,8 @@ func Run(t *testing.T, build Build) {
 		rec := env.Do("GET", "/down/0")
 		assert.Equal(t, "n=1 path=/down/0", rec.Body.String(), "kept in memory while KV is down")
 	})
+
+	runRangesAndDirectives(t, build)
 }
 
 func fwdStatus(code int) string {
