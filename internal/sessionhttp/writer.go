@@ -74,7 +74,6 @@ type Writer struct {
 	// commit started by the handler's output fails.
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
 
-	err         error
 	state       uint8
 	wroteHeader bool // a status line went out (by WriteHeader, Write, ReadFrom or Flush)
 
@@ -87,11 +86,11 @@ type Writer struct {
 // response) unless Fail was used.
 func (w *Writer) Commit() error {
 	if w.state != statePending {
-		return w.err
+		return w.Err()
 	}
 	c, err := w.Pending.Commit(w.req.Context())
 	if err != nil {
-		w.state, w.err = statePassthrough, err
+		w.state = statePassthrough
 		clear(w.W.Header())
 		return err
 	}
@@ -159,7 +158,15 @@ func addVary(h http.Header, name string) {
 func (w *Writer) Committed() bool { return w.state != statePending }
 
 // Err returns the commit error, if any.
-func (w *Writer) Err() error { return w.err }
+func (w *Writer) Err() error {
+	if w.state == statePending || w.state == stateCommitted {
+		return nil
+	}
+	// The commit failed; Pending keeps its first result (not copied here:
+	// the Writer is part of the session's allocation, see Bind).
+	_, err := w.Pending.Commit(w.req.Context())
+	return err
+}
 
 // before commits ahead of the handler's first output and reports whether
 // the output may go through.
