@@ -62,13 +62,19 @@ func (m *Mark) Personal() bool { return m != nil && m.personal.Load() }
 
 // PerClient records response headers (canonical names) that describe this
 // client only, such as its remaining rate-limit quota: a cache stores the
-// response without them.
+// response without them. The first call keeps names itself instead of a
+// copy (a rate limit passes the same slice, made once, on every request),
+// so the caller must not change it afterwards.
 func (m *Mark) PerClient(names ...string) {
 	if m == nil || len(names) == 0 {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.headers == nil {
+		m.headers = names[:len(names):len(names)] // a later append copies
+		return
+	}
 	for _, n := range names {
 		if !contains(m.headers, n) {
 			m.headers = append(m.headers, n)

@@ -37,3 +37,17 @@ func TestMark(t *testing.T) {
 	assert.True(t, m.IsPerClient("Retry-After"))
 	assert.False(t, m.IsPerClient("Content-Type"))
 }
+
+// The first PerClient keeps the caller's slice; a later one adds to a copy,
+// never into the caller's array.
+func TestPerClientKeepsNames(t *testing.T) {
+	t.Parallel()
+	names := make([]string, 2, 4)
+	copy(names, []string{"Retry-After", "X-Ratelimit-Limit"})
+	var m reqmark.Mark
+	m.PerClient(names...)
+	m.PerClient("Ratelimit", "Retry-After")
+	assert.True(t, m.IsPerClient("Ratelimit"))
+	assert.True(t, m.IsPerClient("X-Ratelimit-Limit"))
+	assert.Equal(t, []string{"Retry-After", "X-Ratelimit-Limit", "", ""}, names[:4], "the caller's array is untouched")
+}

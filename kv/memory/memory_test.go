@@ -72,3 +72,40 @@ func TestListPrefixLimit(t *testing.T) {
 	require.ErrorIs(t, err, kv.ErrInvalidKey)
 	assert.Contains(t, err.Error(), "prefix is 513 bytes, limit is 512")
 }
+
+// A key packed with its value (see packedEntry) and overwritten in place
+// by shorter, longer and large values: every read, listed key and value
+// handed out earlier stays what it was when it was handed out.
+func TestOverwritePacked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := memory.New(memory.Options{})
+	key := "session:" + strings.Repeat("k", 43)
+	var listed []string
+	var got [][]byte
+	values := [][]byte{
+		[]byte("a medium value of some forty bytes......"),
+		[]byte("short"),
+		[]byte("a medium value again, in the room left!!"),
+		[]byte(strings.Repeat("L", 600)), // past packLimit: a buffer of its own
+		[]byte("small after large"),
+		{},
+		[]byte(strings.Repeat("m", 400)),
+	}
+	for _, v := range values {
+		require.NoError(t, ns.Put(ctx, key, v, kv.PutOptions{}))
+		it, ok, err := ns.Get(ctx, key, kv.GetOptions{})
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, string(v), string(it.Value))
+		got = append(got, it.Value)
+		page, err := ns.List(ctx, kv.ListOptions{})
+		require.NoError(t, err)
+		require.Len(t, page.Keys, 1)
+		listed = append(listed, page.Keys[0].Name)
+	}
+	for i, v := range values {
+		assert.Equal(t, string(v), string(got[i]), "value %d changed after it was read", i)
+		assert.Equal(t, key, listed[i], "listed key %d changed", i)
+	}
+}

@@ -6,7 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/kvkit/kvkit/middleware/internal/sessionhttp"
+	"github.com/kvkit/kvkit/internal/sessionhttp"
 	"github.com/kvkit/kvkit/patterns/session"
 )
 
@@ -77,10 +77,10 @@ func (config SessionConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 				return next(c)
 			}
 			p := config.Manager.Start(c.Request())
-			r := c.Request().WithContext(p.Context())
-			c.SetRequest(r)
+			ctx := p.Context()
 			res := c.Response()
-			sw := &sessionhttp.Writer{W: res.Writer, R: r, Pending: p, OnError: sessionPlainError}
+			sw := sessionhttp.For(ctx)
+			c.SetRequest(sw.Bind(res.Writer, c.Request(), ctx, p, sessionPlainError))
 			// Left in place after next returns: Echo's error handler may
 			// still write the response, and must commit first.
 			res.Writer = sw

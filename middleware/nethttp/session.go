@@ -3,7 +3,7 @@ package nethttp
 import (
 	"net/http"
 
-	"github.com/kvkit/kvkit/middleware/internal/sessionhttp"
+	"github.com/kvkit/kvkit/internal/sessionhttp"
 	"github.com/kvkit/kvkit/patterns/session"
 )
 
@@ -70,8 +70,9 @@ func (config SessionConfig) ToMiddleware() (func(http.Handler) http.Handler, err
 				return
 			}
 			p := m.Start(r)
-			r = r.WithContext(p.Context())
-			sw := &sessionhttp.Writer{W: w, R: r, Pending: p, OnError: onErr}
+			ctx := p.Context()
+			sw := sessionhttp.For(ctx)
+			r = sw.Bind(w, r, ctx, p, onErr)
 			next.ServeHTTP(sw, r)
 			if !sw.Committed() {
 				if err := sw.Commit(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kvkit/kvkit/internal/reqmark"
+	"github.com/kvkit/kvkit/internal/sessionhttp"
 	"github.com/kvkit/kvkit/kv"
 )
 
@@ -243,7 +244,13 @@ var _ Starter = (*Manager[struct{}])(nil)
 // exactly a token of this package's form is ignored: no KV call is made for
 // it. Start itself makes no KV call; the record is loaded on first access.
 func (m *Manager[T]) Start(r *http.Request) Pending {
-	s := m.Open(cookieValue(r.Header, m.cookie.Name))
+	// One allocation for the whole request: the session, and the writer
+	// (with its copy of the request) the middleware finds through the
+	// session's context.
+	st := new(started[T])
+	s := &st.s
+	m.open(s, cookieValue(r.Header, m.cookie.Name))
+	s.hw = &st.hw
 	s.ctx.Context = r.Context()
 	if mk := reqmark.From(s.ctx.Context); mk != nil {
 		s.mark = mk // a layer outside (the response cache) already has one
@@ -255,7 +262,20 @@ func (m *Manager[T]) Start(r *http.Request) Pending {
 // middleware (the middleware calls Start). An empty or malformed token
 // gives an absent session. Open makes no KV call.
 func (m *Manager[T]) Open(token string) *Session[T] {
-	s := &Session[T]{m: m}
+	s := new(Session[T])
+	m.open(s, token)
+	return s
+}
+
+// started is what Start allocates: a session and its middleware's writer.
+type started[T any] struct {
+	s  Session[T]
+	hw sessionhttp.Writer
+}
+
+// open sets up the zero session s for token.
+func (m *Manager[T]) open(s *Session[T], token string) {
+	s.m = m
 	s.ctx.s = s
 	s.mark = &s.ownMark
 	s.ctx.Context = context.Background()
@@ -265,7 +285,6 @@ func (m *Manager[T]) Open(token string) *Session[T] {
 			s.token = token
 		}
 	}
-	return s
 }
 
 // FromContext returns the session the middleware put in ctx for this
@@ -427,22 +446,26 @@ func validCookieName(n string) bool {
 
 // sessionCtx is the request context carrying a session. It lives inside
 // the Session so that starting a request's session costs one allocation.
-type sessionCtx struct {
+type sessionCtx[T any] struct {
 	context.Context
-	s interface {
-		contextKey() *contextKey
-		reqMark() *reqmark.Mark
-	}
+	s *Session[T]
 }
 
-func (c *sessionCtx) Value(key any) any {
-	if k, ok := key.(*contextKey); ok && k == c.s.contextKey() {
+func (c *sessionCtx[T]) Value(key any) any {
+	if k, ok := key.(*contextKey); ok && k == c.s.m.key {
 		return c.s
 	}
 	if key == reqmark.Key {
 		// The request's mark, so that a response cache inside this
 		// middleware sees when the session makes the response personal.
-		return c.s.reqMark()
+		return c.s.mark
+	}
+	if key == sessionhttp.Key {
+		// The middleware's writer, allocated with the session by Start.
+		if c.s.hw != nil {
+			return c.s.hw
+		}
+		return nil
 	}
 	return c.Context.Value(key)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kvkit/kvkit/internal/reqmark"
+	"github.com/kvkit/kvkit/internal/sessionhttp"
 	"github.com/kvkit/kvkit/kv"
 )
 
@@ -23,24 +24,26 @@ import (
 // is not touched costs none.
 type Session[T any] struct {
 	m   *Manager[T]
-	ctx sessionCtx
+	ctx sessionCtx[T]
 
-	mu        sync.Mutex
-	hadCookie bool   // the request carried a session cookie (any value)
-	token     string // valid incoming token, or the new one after create/renew
-	key       string // KV key of the loaded record ("" when none)
+	mu      sync.Mutex
+	token   string // valid incoming token, or the new one after create/renew
+	key     string // KV key of the loaded record ("" when none)
+	loadErr error
+	rec     record[T]
+	oldKey  string // record to delete at commit (renew, destroy)
+
+	// The flags sit together: Start allocates a Session per request, and
+	// padding after each would cost 32 bytes of it.
+	hadCookie bool // the request carried a session cookie (any value)
 	loaded    bool
-	loadErr   error
 	exists    bool // a live record is loaded or created
-	rec       record[T]
-
-	oldKey    string // record to delete at commit (renew, destroy)
-	modified  bool   // record must be written
-	touched   bool   // only the idle deadline must be written
+	modified  bool // record must be written
+	touched   bool // only the idle deadline must be written
 	destroyed bool
 	newCookie bool // the token changed: send it
-
 	committed bool
+
 	cookie    *http.Cookie
 	commitErr error
 
@@ -48,11 +51,9 @@ type Session[T any] struct {
 	// had one): set when the response comes to depend on this session.
 	mark    *reqmark.Mark
 	ownMark reqmark.Mark
+
+	hw *sessionhttp.Writer // allocated with s by Start; nil from Open
 }
-
-func (s *Session[T]) contextKey() *contextKey { return s.m.key }
-
-func (s *Session[T]) reqMark() *reqmark.Mark { return s.mark }
 
 // Context implements Pending: the request's context carrying s.
 func (s *Session[T]) Context() context.Context { return &s.ctx }

@@ -1,17 +1,52 @@
 // Package sessionhttp holds the response writer that the net/http and Echo
 // session middleware share: it commits the session (KV write and
 // Set-Cookie) before the first byte of the response goes out.
+//
+// A request's session, its Writer and the request carrying the session's
+// context are one allocation: patterns/session allocates a Writer inside
+// each session Start returns and hands it out through the session's
+// context (Key), and Bind copies the request into it.
 package sessionhttp
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-
-	"github.com/kvkit/kvkit/patterns/session"
 )
+
+// Committer is the part of a session the Writer needs
+// (session.Pending implements it).
+type Committer interface {
+	Commit(ctx context.Context) (*http.Cookie, error)
+}
+
+type keyType struct{}
+
+// Key is the context key under which a session's context answers with the
+// *Writer allocated with the session (nil when it has none).
+var Key any = keyType{}
+
+// For returns the Writer that came with the session whose context is ctx,
+// or a new one when it has none (a Starter of another kind).
+func For(ctx context.Context) *Writer {
+	if w, _ := ctx.Value(Key).(*Writer); w != nil {
+		return w
+	}
+	return new(Writer)
+}
+
+// Bind prepares w for one request: it will write to rw and commit p,
+// reporting a failed commit started by the handler's output with onErr. It
+// returns the request to hand on: a shallow copy of r carrying ctx, held in
+// w itself, so that binding allocates nothing.
+func (w *Writer) Bind(rw http.ResponseWriter, r *http.Request, ctx context.Context, p Committer, onErr func(w http.ResponseWriter, r *http.Request, err error)) *http.Request {
+	w.W, w.Pending, w.OnError = rw, p, onErr
+	w.req = *r.WithContext(ctx) // inlined: the copy WithContext makes stays on the stack
+	return &w.req
+}
 
 // ErrCommitFailed is returned by Write after the session could not be
 // saved: the error response has been sent instead of the handler's.
@@ -34,15 +69,15 @@ const (
 // http.ResponseController.
 type Writer struct {
 	W       http.ResponseWriter
-	R       *http.Request // carries the context Commit runs with
-	Pending session.Pending
+	Pending Committer
 	// OnError writes the error response on the underlying writer when a
 	// commit started by the handler's output fails.
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
 
-	state       int
-	err         error
+	state       uint8
 	wroteHeader bool // a status line went out (by WriteHeader, Write, ReadFrom or Flush)
+
+	req http.Request // the request Bind returns: carries the context Commit runs with
 }
 
 // Commit commits the session if not done yet and adds its cookie. On
@@ -51,11 +86,11 @@ type Writer struct {
 // response) unless Fail was used.
 func (w *Writer) Commit() error {
 	if w.state != statePending {
-		return w.err
+		return w.Err()
 	}
-	c, err := w.Pending.Commit(w.R.Context())
+	c, err := w.Pending.Commit(w.req.Context())
 	if err != nil {
-		w.state, w.err = statePassthrough, err
+		w.state = statePassthrough
 		clear(w.W.Header())
 		return err
 	}
@@ -123,7 +158,15 @@ func addVary(h http.Header, name string) {
 func (w *Writer) Committed() bool { return w.state != statePending }
 
 // Err returns the commit error, if any.
-func (w *Writer) Err() error { return w.err }
+func (w *Writer) Err() error {
+	if w.state == statePending || w.state == stateCommitted {
+		return nil
+	}
+	// The commit failed; Pending keeps its first result (not copied here:
+	// the Writer is part of the session's allocation, see Bind).
+	_, err := w.Pending.Commit(w.req.Context())
+	return err
+}
 
 // before commits ahead of the handler's first output and reports whether
 // the output may go through.
@@ -136,7 +179,7 @@ func (w *Writer) before() bool {
 	}
 	if err := w.Commit(); err != nil {
 		w.state = stateFailed
-		w.OnError(w.W, w.R, err)
+		w.OnError(w.W, &w.req, err)
 		return false
 	}
 	return true
