@@ -45,6 +45,8 @@ type respEntry struct {
 	fresh    time.Time
 	stale    time.Time // stale-while-revalidate until
 	errUntil time.Time // stale-if-error until
+	keep     time.Time // kept until, for revalidation (zero: until errUntil)
+	madeETag bool      // the ETag header is the cache's (a body hash), not the handler's
 	size     int       // bytes in KV
 	retained int       // bytes of the buffer holding body (all of the KV value once decoded)
 }
@@ -95,13 +97,18 @@ type respMeta struct {
 	F     int64               `json:"f"`
 	W     int64               `json:"w"`
 	E     int64               `json:"e"`
+	KP    int64               `json:"kp,omitempty"`
+	ME    bool                `json:"me,omitempty"`
 }
 
 // encode lays an entry out as a 4-byte big-endian length, the JSON meta,
 // then the body.
 func (e *respEntry) encode() ([]byte, error) {
 	m := respMeta{V: 1, Nonce: e.nonce, S: e.status, T: e.tags, A: e.authOK, K: e.cookieOK, Vary: e.vary,
-		C: e.created.UnixMilli(), G: e.gen, F: e.fresh.UnixMilli(), W: e.stale.UnixMilli(), E: e.errUntil.UnixMilli()}
+		C: e.created.UnixMilli(), G: e.gen, F: e.fresh.UnixMilli(), W: e.stale.UnixMilli(), E: e.errUntil.UnixMilli(), ME: e.madeETag}
+	if !e.keep.IsZero() {
+		m.KP = e.keep.UnixMilli()
+	}
 	if e.marker {
 		m.V = 2
 	}
@@ -139,7 +146,10 @@ func decodeRespEntry(b []byte) (*respEntry, error) {
 	e := &respEntry{
 		marker: m.V == 2, nonce: m.Nonce, status: m.S, tags: m.T, authOK: m.A, cookieOK: m.K, vary: m.Vary,
 		created: time.UnixMilli(m.C), gen: m.G, fresh: time.UnixMilli(m.F), stale: time.UnixMilli(m.W),
-		errUntil: time.UnixMilli(m.E), size: len(b), retained: cap(b),
+		errUntil: time.UnixMilli(m.E), madeETag: m.ME, size: len(b), retained: cap(b),
+	}
+	if m.KP != 0 {
+		e.keep = time.UnixMilli(m.KP)
 	}
 	if !e.marker {
 		e.body = b[4+n:]

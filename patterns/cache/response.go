@@ -107,7 +107,8 @@ type ResponseOptions struct {
 	// Name is the cache's name in the Cache-Status header (RFC 9211).
 	// Default: "kvkit".
 	Name string
-	// XCache adds an X-Cache: HIT, MISS or STALE header. Default: false.
+	// XCache adds an X-Cache: HIT, MISS, STALE or REVALIDATED (a stale
+	// response the handler confirmed with 304) header. Default: false.
 	XCache bool
 	// TagHeader is the response header in which a handler lists the tags of
 	// its response (comma or space separated). The cache strips it before
@@ -118,6 +119,16 @@ type ResponseOptions struct {
 	// another process takes at most this long to show here. Purges made
 	// through this ResponseCache show at once. Default: 10 seconds.
 	TagCheckInterval time.Duration
+	// KeepStale is how long past its stale windows a 2xx response is kept
+	// (in both tiers, and as KV's TTL) when it carries a validator of the
+	// handler's (an ETag the handler set, or Last-Modified), so that a
+	// request then revalidates it: the handler is called with
+	// If-None-Match / If-Modified-Since, and a 304 renews the entry without
+	// its body (Cache-Status fwd=stale; fwd-status=304). Default: the
+	// response's own freshness lifetime (a response fresh for 5 minutes is
+	// kept 5 more). Negative: not kept (only a stale-while-revalidate or
+	// stale-if-error window then revalidates).
+	KeepStale time.Duration
 	// LocalMaxBytes bounds the in-process tier by bytes. Default: 64 MiB.
 	LocalMaxBytes uint64
 	// LocalTTL caps how long a response stays in the in-process tier before
@@ -155,6 +166,11 @@ type ResponseStats struct {
 	KVErrors  int64 // KV calls that failed (the cache then fails open)
 	Refreshes int64 // background refreshes started
 	Purges    int64 // PurgeURL and PurgeTag calls
+	// Revalidated counts stale responses the handler answered 304 for
+	// (a conditional request on the entry's validators): renewed without
+	// their body going through the handler again. They also count in
+	// Misses (or, in the background, in Refreshes).
+	Revalidated int64
 }
 
 // ResponseCache is an HTTP response cache over a KV namespace with an
@@ -188,7 +204,7 @@ type ResponseCache struct {
 }
 
 type respCounters struct {
-	hits, stale, misses, stored, dropped, collapsed, kvErrors, refreshes, purges atomic.Int64
+	hits, stale, misses, stored, dropped, collapsed, kvErrors, refreshes, purges, revalidated atomic.Int64
 }
 
 type respFlight struct {
@@ -305,7 +321,7 @@ func (c *ResponseCache) Stats() ResponseStats {
 	return ResponseStats{
 		Hits: s.hits.Load(), Stale: s.stale.Load(), Misses: s.misses.Load(), Stored: s.stored.Load(), Dropped: s.dropped.Load(),
 		Collapsed: s.collapsed.Load(), KVErrors: s.kvErrors.Load(), Refreshes: s.refreshes.Load(),
-		Purges: s.purges.Load(),
+		Purges: s.purges.Load(), Revalidated: s.revalidated.Load(),
 	}
 }
 
@@ -358,7 +374,7 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 					c.startRefresh(r, base, key, next)
 				}
 				return nil
-			case now.Before(e.errUntil):
+			case now.Before(e.until()):
 				mode.candidate, mode.fwd = e, "stale"
 			}
 		}
@@ -508,7 +524,7 @@ func (c *ResponseCache) lead(w http.ResponseWriter, r *http.Request, next Origin
 			c.writeHit(w, r, e, now, true)
 			c.startRefresh(r, base, key, next)
 			return nil
-		case now.Before(e.errUntil) && (mode.candidate == nil || e.created.After(mode.candidate.created)):
+		case now.Before(e.until()) && (mode.candidate == nil || e.created.After(mode.candidate.created)):
 			mode.candidate, mode.fwd = e, "stale"
 		}
 	}
@@ -561,7 +577,7 @@ func (c *ResponseCache) kvGet(ctx context.Context, key string) *respEntry {
 }
 
 func (c *ResponseCache) remember(key string, e *respEntry, now time.Time) {
-	ttl := e.errUntil.Sub(now)
+	ttl := e.until().Sub(now)
 	if c.o.LocalTTL > 0 {
 		ttl = min(ttl, c.o.LocalTTL)
 	}
@@ -701,11 +717,12 @@ func (c *ResponseCache) store(r *http.Request, base string, marker *respEntry, e
 		return
 	}
 	now := c.now()
+	c.setKeep(e)
 	key := base
 	var putMarker *respEntry
 	if len(e.vary) > 0 {
-		if marker == nil || !slices.Equal(marker.vary, e.vary) || marker.errUntil.Before(e.errUntil) {
-			m := &respEntry{marker: true, vary: e.vary, created: now, fresh: e.fresh, stale: e.stale, errUntil: e.errUntil}
+		if marker == nil || !slices.Equal(marker.vary, e.vary) || marker.until().Before(e.until()) {
+			m := &respEntry{marker: true, vary: e.vary, created: now, fresh: e.fresh, stale: e.stale, errUntil: e.errUntil, keep: e.keep}
 			if marker != nil && slices.Equal(marker.vary, e.vary) {
 				m.nonce = marker.nonce
 			} else {
@@ -783,7 +800,7 @@ func (c *ResponseCache) kvPut(ctx context.Context, key string, e *respEntry, now
 	full := kvKeyFor(c.o.Prefix, key)
 	b, err := e.encode()
 	if err == nil {
-		err = c.ns.Put(ctx, full, b, kv.PutOptions{TTL: kvTTL(e.errUntil, now)})
+		err = c.ns.Put(ctx, full, b, kv.PutOptions{TTL: kvTTL(e.until(), now)})
 	}
 	if err != nil {
 		c.stats.kvErrors.Add(1)
@@ -793,7 +810,8 @@ func (c *ResponseCache) kvPut(ctx context.Context, key string, e *respEntry, now
 	return true
 }
 
-// startRefresh runs next in the background for a stale entry, once per key
+// startRefresh runs next in the background for a stale entry (as a
+// conditional request when the entry has a validator: see refresh), once per key
 // at a time, on a context detached from r and bounded by RefreshTimeout.
 // Only a request whose own response could be stored for everyone starts
 // one: no Authorization, no personal cookie (both checked by the caller),
@@ -809,6 +827,10 @@ func (c *ResponseCache) startRefresh(r *http.Request, base, key string, next Ori
 	r2 := r.Clone(ctx)
 	r2.Method = http.MethodGet
 	r2.Body = http.NoBody
+	// The client's conditional is not the refresh's: a 304 to it could not
+	// be stored (the refresh sends the entry's own validators instead).
+	delete(r2.Header, "If-None-Match")
+	delete(r2.Header, "If-Modified-Since")
 	started := c.bg.start(r2.Context(), key, func(ctx context.Context) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -817,13 +839,11 @@ func (c *ResponseCache) startRefresh(r *http.Request, base, key string, next Ori
 		}()
 		r2 := r2.WithContext(ctx)
 		_, marker := c.markerFor(base)
-		mode := forwardMode{store: true, fwd: "stale"}
-		cw := c.newCapture(nil, r2, mode)
-		err := next(cw, r2)
-		if stored := cw.finish(err, func(e *respEntry) { c.store(r2, base, marker, e, nil) }); !stored {
-			if err == nil {
-				err = fmt.Errorf("response not storable: %s", cw.detail)
-			}
+		cand, _ := c.local.Get(key)
+		if cand != nil && cand.marker {
+			cand = nil
+		}
+		if err := c.refresh(r2, next, base, marker, cand); err != nil {
 			c.log.error("refresh", "cache: background refresh failed; serving stale", err, key)
 		}
 	})
@@ -843,6 +863,10 @@ func (c *ResponseCache) markerFor(base string) (*respEntry, *respEntry) {
 // forward calls next with a recording writer and stores what it may.
 // onStored (may be nil) runs once the response is in the local tier.
 func (c *ResponseCache) forward(w http.ResponseWriter, r *http.Request, next Origin, base string, marker *respEntry, mode forwardMode, onStored func()) error {
+	if c.revalidates(r, mode.candidate, mode) {
+		_, err := c.revalidate(w, r, next, base, marker, mode, onStored, mode.candidate)
+		return err
+	}
 	c.stats.misses.Add(1)
 	cw := c.newCapture(w, r, mode)
 	err := next(cw, r)

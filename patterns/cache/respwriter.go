@@ -212,6 +212,7 @@ func (cw *capture) finish(err error, store func(*respEntry)) bool {
 		tag := []string{bodyETag(cw.buf)}
 		cw.h["Etag"] = tag
 		cw.plan.header = append(cw.plan.header, storedHeader{"Etag", tag})
+		cw.plan.madeETag = true
 		slices.SortFunc(cw.plan.header, func(a, b storedHeader) int { return strings.Compare(a.name, b.name) })
 	}
 	cw.sendHeader(true)

@@ -207,6 +207,7 @@ type notStoredCase struct {
 
 // Run runs every case against build.
 func Run(t *testing.T, build Build) {
+	runReval(t, build) // cachetest_reval.go
 	t.Run("validators and conditional requests", func(t *testing.T) {
 		t.Parallel()
 		lm := "Wed, 02 Dec 2026 10:00:00 GMT"
