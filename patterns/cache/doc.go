@@ -76,6 +76,15 @@
 // fails the cache serves from the handler and logs, at most once a minute
 // per kind of failure.
 //
+// PurgeURL and PurgeTag apply at once in their process and reach the other
+// processes sharing the namespace within [ResponseOptions.PurgeBound]
+// (default 5 s) through a purge log record in KV that each process reads at
+// most once per bound (12 KV reads a minute per process at 5 s, whatever
+// its traffic). KV's own consistency limits this (60 s or more across
+// Cloudflare locations), and KV has no compare-and-swap, so two purges at
+// the same moment may lose one log append: tag generations are then re-read
+// within a minute and URLs leave memory with LocalTTL.
+//
 // A stale entry with a validator of the handler's (its ETag, or
 // Last-Modified) is kept past expiry for [ResponseOptions.KeepStale] and
 // revalidated: the handler is called with If-None-Match / If-Modified-Since

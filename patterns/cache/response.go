@@ -114,11 +114,18 @@ type ResponseOptions struct {
 	// its response (comma or space separated). The cache strips it before
 	// the response is sent. Default: "Cache-Tag".
 	TagHeader string
-	// TagCheckInterval is how long this process trusts a tag's purge
-	// generation read from KV before reading it again; a purge made by
-	// another process takes at most this long to show here. Purges made
-	// through this ResponseCache show at once. Default: 10 seconds.
-	TagCheckInterval time.Duration
+	// PurgeBound bounds how long a PurgeURL or PurgeTag made by another
+	// process sharing the namespace and Prefix takes to show here (plus one
+	// KV read, and as far as KV's own consistency allows: see resppurge.go
+	// and the package doc). Every process reads one purge log record at
+	// most once per PurgeBound, on the first request after it has passed:
+	// 60s/PurgeBound KV reads a minute per process whatever its traffic
+	// (12 at the default), and every purge adds one KV read and one write
+	// of the log. Purges made through this ResponseCache show at once.
+	// Negative turns the log off: other processes then see a tag purge
+	// within a minute (tags' generations are re-read that often) and a URL
+	// purge when LocalTTL ends. Default: 5 seconds.
+	PurgeBound time.Duration
 	// KeepStale is how long past its stale windows a 2xx response is kept
 	// (in both tiers, and as KV's TTL) when it carries a validator of the
 	// handler's (an ETag the handler set, or Last-Modified), so that a
@@ -196,6 +203,7 @@ type ResponseCache struct {
 	xMiss    []string
 	xStale   []string
 	lastGen  atomic.Int64
+	purge    purgeState // resppurge.go
 
 	mu      sync.Mutex
 	flights map[string]*respFlight
@@ -220,7 +228,7 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	}
 	switch {
 	case o.TTL < 0, o.MaxTTL < 0, o.StaleWhileRevalidate < 0, o.StaleIfError < 0, o.MaxBodySize < 0,
-		o.TagCheckInterval < 0, o.LocalTTL < 0, o.RefreshTimeout < 0, o.KVTimeout < 0, o.MaxPendingStores < 0:
+		o.LocalTTL < 0, o.RefreshTimeout < 0, o.KVTimeout < 0, o.MaxPendingStores < 0:
 		return nil, fmt.Errorf("%w: cache: negative duration or size", kv.ErrInvalidOptions)
 	case o.MaxBodySize > kv.MaxValueSize-64<<10:
 		return nil, fmt.Errorf("%w: cache: MaxBodySize %d is over KV's value limit less 64 KiB for headers", kv.ErrInvalidOptions, o.MaxBodySize)
@@ -249,8 +257,8 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 		o.TagHeader = "Cache-Tag"
 	}
 	o.TagHeader = http.CanonicalHeaderKey(o.TagHeader)
-	if o.TagCheckInterval == 0 {
-		o.TagCheckInterval = 10 * time.Second
+	if o.PurgeBound == 0 {
+		o.PurgeBound = 5 * time.Second
 	}
 	if o.LocalMaxBytes == 0 {
 		o.LocalMaxBytes = 64 << 20
@@ -276,6 +284,7 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 		xHit: []string{"HIT"}, xMiss: []string{"MISS"}, xStale: []string{"STALE"},
 		flights: map[string]*respFlight{}, writing: map[string]*inflight{}, bg: newRefresher(o.RefreshTimeout),
 	}
+	c.purge.id = newPurgeID()
 	c.trusted = map[string]bool{}
 	for _, h := range o.TrustedHeaders {
 		c.trusted[http.CanonicalHeaderKey(h)] = true
@@ -349,6 +358,7 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return c.serveUnsafe(w, r, next)
 	}
+	c.pollPurges(r.Context())
 	base := c.requestKey(r)
 	mode := forwardMode{store: r.Method == http.MethodGet, fwd: "miss"}
 	if r.Method == http.MethodHead {
@@ -441,6 +451,7 @@ func (c *ResponseCache) ServeFresh(w http.ResponseWriter, r *http.Request) bool 
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
+	c.pollPurges(r.Context())
 	e, _, _ := c.lookupLocal(c.requestKey(r), r.Header)
 	if e == nil {
 		return false
@@ -602,7 +613,8 @@ func (c *ResponseCache) usable(ctx context.Context, e *respEntry, auth, cookie b
 func (c *ResponseCache) tagKey(tag string) string { return kvKeyFor(c.o.Prefix, "!tag/"+tag) }
 
 // tagGen returns the purge generation of tag: from memory, or from KV at
-// most once per TagCheckInterval. A KV failure reads as "never purged".
+// most once a minute (the purge log brings other processes' purges sooner).
+// A KV failure reads as "never purged".
 func (c *ResponseCache) tagGen(ctx context.Context, tag string) int64 {
 	if g, ok := c.tagGens.Get(tag); ok {
 		return g
@@ -627,7 +639,7 @@ func (c *ResponseCache) tagGen(ctx context.Context, tag string) int64 {
 				g = c.nextGen()
 			}
 		}
-		c.tagGens.Set(tag, g, c.o.TagCheckInterval)
+		c.tagGens.Set(tag, g, tagRecheck)
 		return g, nil
 	})
 	return v.(int64)
@@ -879,7 +891,8 @@ func (c *ResponseCache) forward(w http.ResponseWriter, r *http.Request, next Ori
 
 // PurgeURL removes the response stored for rawURL, an absolute URL whose
 // host is that of the requests (the key includes it), and all its Vary
-// variants, from KV and from this process's memory. The http and https
+// variants, from KV and from this process's memory, and logs the purge so
+// that other processes drop their copies within PurgeBound. The http and https
 // entries of the URL both go (one KV delete each), whatever its scheme: a
 // server behind a TLS-terminating proxy may see either.
 func (c *ResponseCache) PurgeURL(ctx context.Context, rawURL string) error {
@@ -893,8 +906,10 @@ func (c *ResponseCache) PurgeURL(ctx context.Context, rawURL string) error {
 	c.stats.purges.Add(1)
 	g := c.nextGen()
 	var errs []error
+	var recs []purgeRec
 	for _, scheme := range [...]string{"http", "https"} {
 		base := urlKey(scheme, u.Host, u)
+		recs = append(recs, purgeRec{G: g, U: base})
 		// Responses rendered before now are not stored any more, and a KV
 		// write already under way ends before the delete.
 		c.mu.Lock()
@@ -912,6 +927,9 @@ func (c *ResponseCache) PurgeURL(ctx context.Context, rawURL string) error {
 		if err := c.ns.Delete(ctx, kvKeyFor(c.o.Prefix, base)); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := c.logPurges(ctx, recs...); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -934,7 +952,8 @@ func (c *ResponseCache) nextGen() int64 {
 // the tag's new purge generation (the current time in nanoseconds) to KV,
 // and a stored response is only served while its own generation is newer
 // than each of its tags'. Other processes see the purge within their
-// TagCheckInterval.
+// PurgeBound (through the purge log: one more KV read and write), or within
+// a minute when the log is off or lost the append.
 func (c *ResponseCache) PurgeTag(ctx context.Context, tag string) error {
 	if tag == "" {
 		return fmt.Errorf("%w: cache: empty tag", kv.ErrInvalidKey)
@@ -948,6 +967,9 @@ func (c *ResponseCache) PurgeTag(ctx context.Context, tag string) error {
 	if old, ok := c.tagGens.Get(tag); ok && old >= g {
 		g = old + 1
 	}
-	c.tagGens.Set(tag, g, c.o.TagCheckInterval)
-	return c.ns.Put(ctx, full, []byte(strconv.FormatInt(g, 10)), kv.PutOptions{})
+	c.tagGens.Set(tag, g, tagRecheck)
+	if err := c.ns.Put(ctx, full, []byte(strconv.FormatInt(g, 10)), kv.PutOptions{}); err != nil {
+		return err
+	}
+	return c.logPurges(ctx, purgeRec{G: g, T: tag})
 }

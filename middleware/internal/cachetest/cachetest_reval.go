@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,7 @@ func storedBody(t *testing.T, env *Env, path string) []byte {
 }
 
 func runReval(t *testing.T, build Build) {
+	runPurgeLog(t, build)
 	t.Run("revalidation: a 304 renews the stale entry without its body", func(t *testing.T) {
 		t.Parallel()
 		v := &versioned{version: 1, cc: "max-age=60", on304: http.Header{"Cache-Control": {"max-age=120"}, "X-Renewed": {"yes"}}}
@@ -212,5 +214,109 @@ func runReval(t *testing.T, build Build) {
 		assert.Equal(t, "kvkit; fwd=miss", rec.Header().Get("Cache-Status"))
 		inm, _ := v.lastSent()
 		assert.Empty(t, inm)
+	})
+}
+
+// runPurgeLog is the purge log's cases: purges made by one process reach
+// another sharing the namespace within PurgeBound, for one KV read per
+// PurgeBound per process.
+func runPurgeLog(t *testing.T, build Build) {
+	// second builds another process's server over env's namespace.
+	second := func(t *testing.T, env *Env, o cache.ResponseOptions, h http.HandlerFunc) (*cache.ResponseCache, func(path string) *http.Response) {
+		o.Clock = env.Clock.Now
+		rc, err := cache.NewResponseCache(env.NS, o)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = rc.Close(context.Background()) })
+		srv := build(t, rc, h)
+		return rc, func(path string) *http.Response {
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+			return rec.Result()
+		}
+	}
+	body := func(r *http.Response) string {
+		b, _ := io.ReadAll(r.Body)
+		return string(b)
+	}
+	tagged := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Tag", "t-"+strings.TrimPrefix(r.URL.Path, "/"))
+		_, _ = io.WriteString(w, "a"+r.URL.Path)
+	}
+
+	t.Run("purges reach another process within PurgeBound, not before", func(t *testing.T) {
+		t.Parallel()
+		env := NewEnv(t, build, cache.ResponseOptions{PurgeBound: 5 * time.Second}, tagged)
+		for _, p := range []string{"/u", "/tagged", "/kept"} {
+			env.Do("GET", p)
+		}
+		env.WaitStored(3)
+		_, get := second(t, env, cache.ResponseOptions{PurgeBound: 5 * time.Second}, func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "b"+r.URL.Path)
+		})
+		for _, p := range []string{"/u", "/tagged", "/kept"} {
+			require.Equal(t, "a"+p, body(get(p)), "B reads A's entries from KV")
+		}
+		env.NS.Reset()
+		require.NoError(t, env.Cache.PurgeURL(context.Background(), "http://example.com/u"))
+		require.NoError(t, env.Cache.PurgeTag(context.Background(), "t-tagged"))
+		assert.Equal(t, kvtest.Counts{Get: 2, Put: 3, Delete: 2}, env.NS.Counts(),
+			"PurgeURL: 2 deletes + the log (1 read, 1 write); PurgeTag: the tag record + the log")
+
+		env.Clock.Advance(5*time.Second - time.Millisecond)
+		assert.Equal(t, "a/u", body(get("/u")), "B, before the bound: its local copy")
+		assert.Equal(t, "a/tagged", body(get("/tagged")))
+		env.Clock.Advance(time.Millisecond)
+		assert.Equal(t, "b/u", body(get("/u")), "B, at the bound")
+		assert.Equal(t, "b/tagged", body(get("/tagged")))
+		assert.Equal(t, "a/kept", body(get("/kept")), "what was not purged stays")
+	})
+
+	t.Run("the purge log costs one KV read per PurgeBound per process, whatever the traffic", func(t *testing.T) {
+		t.Parallel()
+		for _, bound := range []time.Duration{5 * time.Second, time.Second} {
+			env := NewEnv(t, build, cache.ResponseOptions{PurgeBound: bound}, text("x"))
+			env.Do("GET", "/hot")
+			env.WaitStored(1)
+			env.NS.Reset()
+			const step = 50 * time.Millisecond
+			var n int
+			for elapsed := step; elapsed <= time.Minute; elapsed += step {
+				env.Clock.Advance(step)
+				for range 5 {
+					require.Contains(t, env.Do("GET", "/hot").Header().Get("Cache-Status"), "kvkit; hit")
+					n++
+				}
+			}
+			perMin := int64(time.Minute / bound)
+			assert.Equal(t, kvtest.Counts{Get: perMin}, env.NS.Counts(), "bound %v", bound)
+			t.Logf("PurgeBound %v: %d hits in a minute, %d KV reads", bound, n, env.NS.Counts().Get)
+		}
+	})
+
+	t.Run("a process that missed what the log dropped starts over", func(t *testing.T) {
+		t.Parallel()
+		env := NewEnv(t, build, cache.ResponseOptions{PurgeBound: 5 * time.Second, TTL: time.Hour}, tagged)
+		env.Do("GET", "/x")
+		env.WaitStored(1)
+		_, get := second(t, env, cache.ResponseOptions{PurgeBound: 5 * time.Second}, tagged)
+		require.Equal(t, "a/x", body(get("/x")))
+		require.NoError(t, env.Cache.PurgeURL(context.Background(), "http://example.com/gone"))
+		env.Clock.Advance(11 * time.Minute) // B idle; the log drops the purge of /gone
+		require.NoError(t, env.Cache.PurgeURL(context.Background(), "http://example.com/other"))
+		env.NS.Reset()
+		assert.Equal(t, "a/x", body(get("/x")))
+		assert.Equal(t, kvtest.Counts{Get: 2}, env.NS.Counts(), "the log, then /x again from KV: B's memory was emptied")
+	})
+
+	t.Run("PurgeBound < 0: no purge log", func(t *testing.T) {
+		t.Parallel()
+		env := NewEnv(t, build, cache.ResponseOptions{PurgeBound: -1}, text("x"))
+		env.Do("GET", "/n")
+		env.WaitStored(1)
+		env.NS.Reset()
+		require.NoError(t, env.Cache.PurgeURL(context.Background(), "http://example.com/n"))
+		env.Clock.Advance(time.Minute)
+		env.Do("GET", "/m")
+		assert.Equal(t, kvtest.Counts{Get: 1, Delete: 2}, env.NS.Counts(), "the deletes, and /m's miss: no log read or write")
 	})
 }
