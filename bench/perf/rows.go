@@ -12,6 +12,8 @@ var rows = []Row{
 	{"counter-inc", "Counter Increment vs a mutex-guarded map", "≤ 1.2×", rowCounterInc},
 	{"respcache-100k", "Response-cache hit at 100k URLs vs at 10 URLs", "≤ 1.5×", rowRespCacheScale},
 	{"respcache-mem", "Response-cache memory per entry, 1 KiB body", "≤ body + 400 B", rowRespCacheMem},
+	{"respcache-304", "Response-cache 304 from the cache (If-None-Match) vs a cached 200 hit, 1 KiB body", "≤ 0.8×", rowResp304},
+	{"respcache-loopback", "Response-cache hit through a real http.Server over loopback vs the bare handler behind one", "≤ 1.11× (≥ 0.9× throughput)", rowRespLoopback},
 	{"session-100k", "Session read with 100k live sessions vs with 10 (embedded backend)", "≤ 1.2×", rowSessionScale},
 	{"session-100k-read", "The same, the read alone (Open + Get, no HTTP)", "≤ 1.2×", rowSessionScaleRead},
 	{"flags-10k", "Flag check with 10k flags vs with 10", "≤ 1.3×", rowFlagsScale},

@@ -89,6 +89,26 @@
 // clients cannot defeat the cache. [ResponseOptions.Jitter] spreads
 // expiries.
 //
+// PurgeURL and PurgeTag apply at once in their process and reach the other
+// processes sharing the namespace within [ResponseOptions.PurgeBound]
+// (default 5 s) through a purge log record in KV that each process reads at
+// most once per bound (12 KV reads a minute per process at 5 s, whatever
+// its traffic). KV's own consistency limits this (60 s or more across
+// Cloudflare locations), and KV has no compare-and-swap, so two purges at
+// the same moment may lose one log append: tag generations are then re-read
+// within a minute and URLs leave memory with LocalTTL.
+//
+// A stale entry with a validator of the handler's (its ETag, or
+// Last-Modified) is kept past expiry for [ResponseOptions.KeepStale] and
+// revalidated: the handler is called with If-None-Match / If-Modified-Since
+// set to the entry's validators (never the client's), both on a miss and in
+// a stale-while-revalidate refresh. A 304 renews the entry's headers and
+// freshness (RFC 9111 §4.3.4) and the client gets the stored body with
+// Cache-Status fwd=stale; fwd-status=304; the KV write is one Put of the
+// entry with the body it already had (KV has no partial update and bills
+// per operation, and a separate header record would add a KV read to every
+// lookup). A 200 replaces the entry.
+//
 // It also reports Age, collapses concurrent misses of one URL into one
 // handler call, streams responses over [ResponseOptions.MaxBodySize] (or
 // flushed ones) through uncached, and purges by URL or, in O(1), by tag.

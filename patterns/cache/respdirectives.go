@@ -129,7 +129,7 @@ const (
 // end, so max-stale reaches no further.
 func (rd *reqDirectives) judge(e *respEntry, now time.Time) verdict {
 	v := rd.accept(e, now)
-	if v == useCandidate && !now.Before(e.errUntil) {
+	if v == useCandidate && !now.Before(e.until()) {
 		return useNone
 	}
 	return v

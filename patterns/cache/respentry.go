@@ -76,23 +76,25 @@ func (c *ResponseCache) hitHeaders(e *respEntry, now time.Time) *hitHeaders {
 // header, body, freshness, age and tags) comes first, in the first two
 // 64-byte lines: at scale, each line a hit touches is a cache miss.
 type respEntry struct {
-	marker   bool // a Vary marker, not a response
-	authOK   bool // may answer a request that carries Authorization
-	cookieOK bool // may answer a request that carries a personal cookie (public or s-maxage)
+	marker   bool  // a Vary marker, not a response
+	authOK   bool  // may answer a request that carries Authorization
+	cookieOK bool  // may answer a request that carries a personal cookie (public or s-maxage)
+	madeETag bool  // the ETag header is the cache's (a body hash), not the handler's
+	status   int16 // 100-599
 
-	status  int
 	header  []storedHeader // in stored order
 	body    []byte
 	fresh   time.Time
 	created time.Time
 	tags    []string
 
-	gen      int64     // tag generation: valid while every tag's purge generation < gen
-	bodyLen  []string  // {strconv.Itoa(len(body))}, the Content-Length header (see lengthValue)
-	stale    time.Time // stale-while-revalidate until
-	errUntil time.Time // stale-if-error until
-	vary     []string  // canonical names of the request headers in Vary
-	nonce    string    // marker: part of every variant's key; a new marker orphans old variants
+	gen      int64         // tag generation: valid while every tag's purge generation < gen
+	bodyLen  []string      // {strconv.Itoa(len(body))}, the Content-Length header (see lengthValue)
+	stale    time.Time     // stale-while-revalidate until
+	errUntil time.Time     // stale-if-error until
+	vary     []string      // canonical names of the request headers in Vary
+	nonce    string        // marker: part of every variant's key; a new marker orphans old variants
+	keepFor  time.Duration // kept this long past errUntil, for revalidation
 }
 
 // tierOverhead is what the local tier spends per entry besides the entry:
@@ -262,13 +264,18 @@ type respMeta struct {
 	F     int64               `json:"f"`
 	W     int64               `json:"w"`
 	E     int64               `json:"e"`
+	KP    int64               `json:"kp,omitempty"`
+	ME    bool                `json:"me,omitempty"`
 }
 
 // encode lays an entry out as a 4-byte big-endian length, the JSON meta,
 // then the body.
 func (e *respEntry) encode() ([]byte, error) {
-	m := respMeta{V: 1, Nonce: e.nonce, S: e.status, T: e.tags, A: e.authOK, K: e.cookieOK, Vary: e.vary,
-		C: e.created.UnixMilli(), G: e.gen, F: e.fresh.UnixMilli(), W: e.stale.UnixMilli(), E: e.errUntil.UnixMilli()}
+	m := respMeta{V: 1, Nonce: e.nonce, S: int(e.status), T: e.tags, A: e.authOK, K: e.cookieOK, Vary: e.vary,
+		C: e.created.UnixMilli(), G: e.gen, F: e.fresh.UnixMilli(), W: e.stale.UnixMilli(), E: e.errUntil.UnixMilli(), ME: e.madeETag}
+	if e.keepFor > 0 {
+		m.KP = e.errUntil.Add(e.keepFor).UnixMilli()
+	}
 	if e.marker {
 		m.V = 2
 	}
@@ -304,9 +311,12 @@ func decodeRespEntry(b []byte) (*respEntry, error) {
 		return nil, errBadEntry
 	}
 	e := &respEntry{
-		marker: m.V == 2, nonce: m.Nonce, status: m.S, tags: m.T, authOK: m.A, cookieOK: m.K, vary: m.Vary,
+		marker: m.V == 2, nonce: m.Nonce, status: int16(m.S), tags: m.T, authOK: m.A, cookieOK: m.K, vary: m.Vary,
 		created: time.UnixMilli(m.C), gen: m.G, fresh: time.UnixMilli(m.F), stale: time.UnixMilli(m.W),
-		errUntil: time.UnixMilli(m.E),
+		errUntil: time.UnixMilli(m.E), madeETag: m.ME,
+	}
+	if m.KP != 0 {
+		e.keepFor = max(time.UnixMilli(m.KP).Sub(e.errUntil), 0)
 	}
 	if !e.marker {
 		// A copy, so that the entry does not keep the JSON part alive.

@@ -10,7 +10,8 @@ import (
 // "://", host, escaped path, and the query with its parameters sorted by
 // name. Every page key starts with "http://" or "https://", so it can never
 // equal another record the cache writes under the same prefix: a tag's
-// purge generation ("!tag/" + tag) or a hashed key ("#" + hex).
+// purge generation ("!tag/" + tag), the purge log ("!purges") or a hashed
+// key ("#" + hex).
 //
 // The scheme is X-Forwarded-Proto's first value when it is http or https,
 // else https for a TLS connection and http otherwise. Keying on it (rather

@@ -107,17 +107,35 @@ type ResponseOptions struct {
 	// Name is the cache's name in the Cache-Status header (RFC 9211).
 	// Default: "kvkit".
 	Name string
-	// XCache adds an X-Cache: HIT, MISS or STALE header. Default: false.
+	// XCache adds an X-Cache: HIT, MISS, STALE or REVALIDATED (a stale
+	// response the handler confirmed with 304) header. Default: false.
 	XCache bool
 	// TagHeader is the response header in which a handler lists the tags of
 	// its response (comma or space separated). The cache strips it before
 	// the response is sent. Default: "Cache-Tag".
 	TagHeader string
-	// TagCheckInterval is how long this process trusts a tag's purge
-	// generation read from KV before reading it again; a purge made by
-	// another process takes at most this long to show here. Purges made
-	// through this ResponseCache show at once. Default: 10 seconds.
-	TagCheckInterval time.Duration
+	// PurgeBound bounds how long a PurgeURL or PurgeTag made by another
+	// process sharing the namespace and Prefix takes to show here (plus one
+	// KV read, and as far as KV's own consistency allows: see resppurge.go
+	// and the package doc). Every process reads one purge log record at
+	// most once per PurgeBound, on the first request after it has passed:
+	// 60s/PurgeBound KV reads a minute per process whatever its traffic
+	// (12 at the default), and every purge adds one KV read and one write
+	// of the log. Purges made through this ResponseCache show at once.
+	// Negative turns the log off: other processes then see a tag purge
+	// within a minute (tags' generations are re-read that often) and a URL
+	// purge when LocalTTL ends. Default: 5 seconds.
+	PurgeBound time.Duration
+	// KeepStale is how long past its stale windows a 2xx response is kept
+	// (in both tiers, and as KV's TTL) when it carries a validator of the
+	// handler's (an ETag the handler set, or Last-Modified), so that a
+	// request then revalidates it: the handler is called with
+	// If-None-Match / If-Modified-Since, and a 304 renews the entry without
+	// its body (Cache-Status fwd=stale; fwd-status=304). Default: the
+	// response's own freshness lifetime (a response fresh for 5 minutes is
+	// kept 5 more). Negative: not kept (only a stale-while-revalidate or
+	// stale-if-error window then revalidates).
+	KeepStale time.Duration
 	// LocalMaxBytes bounds the in-process tier by bytes. Default: 64 MiB.
 	LocalMaxBytes uint64
 	// LocalTTL caps how long a response stays in the in-process tier before
@@ -173,6 +191,11 @@ type ResponseStats struct {
 	KVErrors  int64 // KV calls that failed (the cache then fails open)
 	Refreshes int64 // background refreshes started
 	Purges    int64 // PurgeURL and PurgeTag calls
+	// Revalidated counts stale responses the handler answered 304 for
+	// (a conditional request on the entry's validators): renewed without
+	// their body going through the handler again. They also count in
+	// Misses (or, in the background, in Refreshes).
+	Revalidated int64
 }
 
 // ResponseCache is an HTTP response cache over a KV namespace with an
@@ -198,6 +221,7 @@ type ResponseCache struct {
 	xMiss    []string
 	xStale   []string
 	lastGen  atomic.Int64
+	purge    purgeState // resppurge.go
 
 	mu      sync.Mutex
 	flights map[string]*respFlight
@@ -206,7 +230,7 @@ type ResponseCache struct {
 }
 
 type respCounters struct {
-	hits, stale, misses, stored, dropped, collapsed, kvErrors, refreshes, purges atomic.Int64
+	hits, stale, misses, stored, dropped, collapsed, kvErrors, refreshes, purges, revalidated atomic.Int64
 }
 
 type respFlight struct {
@@ -223,7 +247,7 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 	}
 	switch {
 	case o.TTL < 0, o.MaxTTL < 0, o.StaleWhileRevalidate < 0, o.StaleIfError < 0, o.MaxBodySize < 0,
-		o.TagCheckInterval < 0, o.LocalTTL < 0, o.RefreshTimeout < 0, o.KVTimeout < 0, o.MaxPendingStores < 0:
+		o.LocalTTL < 0, o.RefreshTimeout < 0, o.KVTimeout < 0, o.MaxPendingStores < 0:
 		return nil, fmt.Errorf("%w: cache: negative duration or size", kv.ErrInvalidOptions)
 	case o.MaxBodySize > kv.MaxValueSize-64<<10:
 		return nil, fmt.Errorf("%w: cache: MaxBodySize %d is over KV's value limit less 64 KiB for headers", kv.ErrInvalidOptions, o.MaxBodySize)
@@ -256,8 +280,8 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 		o.TagHeader = "Cache-Tag"
 	}
 	o.TagHeader = http.CanonicalHeaderKey(o.TagHeader)
-	if o.TagCheckInterval == 0 {
-		o.TagCheckInterval = 10 * time.Second
+	if o.PurgeBound == 0 {
+		o.PurgeBound = 5 * time.Second
 	}
 	if o.LocalMaxBytes == 0 {
 		o.LocalMaxBytes = 64 << 20
@@ -283,6 +307,7 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 		xHit: []string{"HIT"}, xMiss: []string{"MISS"}, xStale: []string{"STALE"},
 		flights: map[string]*respFlight{}, writing: map[string]*inflight{}, bg: newRefresher(o.RefreshTimeout),
 	}
+	c.purge.id = newPurgeID()
 	c.trusted = map[string]bool{}
 	for _, h := range o.TrustedHeaders {
 		c.trusted[http.CanonicalHeaderKey(h)] = true
@@ -328,7 +353,7 @@ func (c *ResponseCache) Stats() ResponseStats {
 	return ResponseStats{
 		Hits: s.hits.Load(), Stale: s.stale.Load(), Misses: s.misses.Load(), Stored: s.stored.Load(), Dropped: s.dropped.Load(),
 		Collapsed: s.collapsed.Load(), KVErrors: s.kvErrors.Load(), Refreshes: s.refreshes.Load(),
-		Purges: s.purges.Load(),
+		Purges: s.purges.Load(), Revalidated: s.revalidated.Load(),
 	}
 }
 
@@ -361,6 +386,7 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return c.serveUnsafe(w, r, next)
 	}
+	c.pollPurges(r.Context())
 	base := c.requestKey(r)
 	mode := forwardMode{store: true, fwd: "miss"}
 	if v := r.Header["Cache-Control"]; len(v) > 0 {
@@ -468,6 +494,7 @@ func (c *ResponseCache) ServeFresh(w http.ResponseWriter, r *http.Request) bool 
 	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || len(r.Header["Cache-Control"]) > 0 {
 		return false // request directives: Serve weighs them
 	}
+	c.pollPurges(r.Context())
 	e, _, _ := c.lookupLocal(c.requestKey(r), r.Header)
 	if e == nil {
 		return false
@@ -609,7 +636,7 @@ func (c *ResponseCache) kvGet(ctx context.Context, key string) *respEntry {
 }
 
 func (c *ResponseCache) remember(key string, e *respEntry, now time.Time) {
-	ttl := e.errUntil.Sub(now)
+	ttl := e.until().Sub(now)
 	if c.o.LocalTTL > 0 {
 		ttl = min(ttl, c.o.LocalTTL)
 	}
@@ -634,7 +661,8 @@ func (c *ResponseCache) usable(ctx context.Context, e *respEntry, auth, cookie b
 func (c *ResponseCache) tagKey(tag string) string { return kvKeyFor(c.o.Prefix, "!tag/"+tag) }
 
 // tagGen returns the purge generation of tag: from memory, or from KV at
-// most once per TagCheckInterval. A KV failure reads as "never purged".
+// most once a minute (the purge log brings other processes' purges sooner).
+// A KV failure reads as "never purged".
 func (c *ResponseCache) tagGen(ctx context.Context, tag string) int64 {
 	if g, ok := c.tagGens.Get(tag); ok {
 		return g
@@ -659,7 +687,7 @@ func (c *ResponseCache) tagGen(ctx context.Context, tag string) int64 {
 				g = c.nextGen()
 			}
 		}
-		c.tagGens.Set(tag, g, c.o.TagCheckInterval)
+		c.tagGens.Set(tag, g, tagRecheck)
 		return g, nil
 	})
 	return v.(int64)
@@ -693,11 +721,11 @@ func (c *ResponseCache) writeHitAs(w http.ResponseWriter, r *http.Request, e *re
 	}
 	// net/http computes Content-Length itself for a body that fits its
 	// 2 KiB buffer; set it for larger bodies (no chunking) and for HEAD.
-	if bodyAllowed(e.status) && (len(e.body) > 2048 || r.Method == http.MethodHead) {
+	if bodyAllowed(int(e.status)) && (len(e.body) > 2048 || r.Method == http.MethodHead) {
 		h["Content-Length"] = e.bodyLen[:1:1]
 	}
-	w.WriteHeader(e.status)
-	if r.Method != http.MethodHead && bodyAllowed(e.status) {
+	w.WriteHeader(int(e.status))
+	if r.Method != http.MethodHead && bodyAllowed(int(e.status)) {
 		_, _ = w.Write(e.body)
 	}
 }
@@ -739,11 +767,12 @@ func (c *ResponseCache) store(r *http.Request, base string, marker *respEntry, e
 		return
 	}
 	now := c.now()
+	c.setKeep(e)
 	key := base
 	var putMarker *respEntry
 	if len(e.vary) > 0 {
-		if marker == nil || !slices.Equal(marker.vary, e.vary) || marker.errUntil.Before(e.errUntil) {
-			m := &respEntry{marker: true, vary: e.vary, created: now, fresh: e.fresh, stale: e.stale, errUntil: e.errUntil}
+		if marker == nil || !slices.Equal(marker.vary, e.vary) || marker.until().Before(e.until()) {
+			m := &respEntry{marker: true, vary: e.vary, created: now, fresh: e.fresh, stale: e.stale, errUntil: e.errUntil, keepFor: e.keepFor}
 			if marker != nil && slices.Equal(marker.vary, e.vary) {
 				m.nonce = marker.nonce
 			} else {
@@ -821,7 +850,7 @@ func (c *ResponseCache) kvPut(ctx context.Context, key string, e *respEntry, now
 	full := kvKeyFor(c.o.Prefix, key)
 	b, err := e.encode()
 	if err == nil {
-		err = c.ns.Put(ctx, full, b, kv.PutOptions{TTL: kvTTL(e.errUntil, now)})
+		err = c.ns.Put(ctx, full, b, kv.PutOptions{TTL: kvTTL(e.until(), now)})
 	}
 	if err != nil {
 		c.stats.kvErrors.Add(1)
@@ -831,7 +860,8 @@ func (c *ResponseCache) kvPut(ctx context.Context, key string, e *respEntry, now
 	return true
 }
 
-// startRefresh runs next in the background for a stale entry, once per key
+// startRefresh runs next in the background for a stale entry (as a
+// conditional request when the entry has a validator: see refresh), once per key
 // at a time, on a context detached from r and bounded by RefreshTimeout.
 // Only a request whose own response could be stored for everyone starts
 // one: no Authorization, no personal cookie (both checked by the caller),
@@ -847,6 +877,10 @@ func (c *ResponseCache) startRefresh(r *http.Request, base, key string, next Ori
 	r2 := r.Clone(ctx)
 	r2.Method = http.MethodGet
 	r2.Body = http.NoBody
+	// The client's conditional is not the refresh's: a 304 to it could not
+	// be stored (the refresh sends the entry's own validators instead).
+	delete(r2.Header, "If-None-Match")
+	delete(r2.Header, "If-Modified-Since")
 	started := c.bg.start(r2.Context(), key, func(ctx context.Context) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -855,13 +889,11 @@ func (c *ResponseCache) startRefresh(r *http.Request, base, key string, next Ori
 		}()
 		r2 := r2.WithContext(ctx)
 		_, marker := c.markerFor(base)
-		mode := forwardMode{store: true, fwd: "stale"}
-		cw := c.newCapture(nil, r2, mode)
-		err := next(cw, r2)
-		if stored := cw.finish(err, func(e *respEntry) { c.store(r2, base, marker, e, nil) }); !stored {
-			if err == nil {
-				err = fmt.Errorf("response not storable: %s", cw.detail)
-			}
+		cand, _ := c.local.Get(key)
+		if cand != nil && cand.marker {
+			cand = nil
+		}
+		if err := c.refresh(r2, next, base, marker, cand); err != nil {
 			c.log.error("refresh", "cache: background refresh failed; serving stale", err, key)
 		}
 	})
@@ -881,6 +913,10 @@ func (c *ResponseCache) markerFor(base string) (*respEntry, *respEntry) {
 // forward calls next with a recording writer and stores what it may.
 // onStored (may be nil) runs once the response is in the local tier.
 func (c *ResponseCache) forward(w http.ResponseWriter, r *http.Request, next Origin, base string, marker *respEntry, mode forwardMode, onStored func()) error {
+	if c.revalidates(r, mode.candidate, mode) {
+		_, err := c.revalidate(w, r, next, base, marker, mode, onStored, mode.candidate)
+		return err
+	}
 	c.stats.misses.Add(1)
 	cw := c.newCapture(w, r, mode)
 	err := next(cw, r)
@@ -893,7 +929,8 @@ func (c *ResponseCache) forward(w http.ResponseWriter, r *http.Request, next Ori
 
 // PurgeURL removes the response stored for rawURL, an absolute URL whose
 // host is that of the requests (the key includes it), and all its Vary
-// variants, from KV and from this process's memory. The http and https
+// variants, from KV and from this process's memory, and logs the purge so
+// that other processes drop their copies within PurgeBound. The http and https
 // entries of the URL both go (one KV delete each), whatever its scheme: a
 // server behind a TLS-terminating proxy may see either.
 func (c *ResponseCache) PurgeURL(ctx context.Context, rawURL string) error {
@@ -907,8 +944,10 @@ func (c *ResponseCache) PurgeURL(ctx context.Context, rawURL string) error {
 	c.stats.purges.Add(1)
 	g := c.nextGen()
 	var errs []error
+	var recs []purgeRec
 	for _, scheme := range [...]string{"http", "https"} {
 		base := urlKey(scheme, u.Host, u)
+		recs = append(recs, purgeRec{G: g, U: base})
 		// Responses rendered before now are not stored any more, and a KV
 		// write already under way ends before the delete.
 		c.mu.Lock()
@@ -926,6 +965,9 @@ func (c *ResponseCache) PurgeURL(ctx context.Context, rawURL string) error {
 		if err := c.ns.Delete(ctx, kvKeyFor(c.o.Prefix, base)); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := c.logPurges(ctx, recs...); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -948,7 +990,8 @@ func (c *ResponseCache) nextGen() int64 {
 // the tag's new purge generation (the current time in nanoseconds) to KV,
 // and a stored response is only served while its own generation is newer
 // than each of its tags'. Other processes see the purge within their
-// TagCheckInterval.
+// PurgeBound (through the purge log: one more KV read and write), or within
+// a minute when the log is off or lost the append.
 func (c *ResponseCache) PurgeTag(ctx context.Context, tag string) error {
 	if tag == "" {
 		return fmt.Errorf("%w: cache: empty tag", kv.ErrInvalidKey)
@@ -962,6 +1005,9 @@ func (c *ResponseCache) PurgeTag(ctx context.Context, tag string) error {
 	if old, ok := c.tagGens.Get(tag); ok && old >= g {
 		g = old + 1
 	}
-	c.tagGens.Set(tag, g, c.o.TagCheckInterval)
-	return c.ns.Put(ctx, full, []byte(strconv.FormatInt(g, 10)), kv.PutOptions{})
+	c.tagGens.Set(tag, g, tagRecheck)
+	if err := c.ns.Put(ctx, full, []byte(strconv.FormatInt(g, 10)), kv.PutOptions{}); err != nil {
+		return err
+	}
+	return c.logPurges(ctx, purgeRec{G: g, T: tag})
 }

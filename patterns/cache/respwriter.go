@@ -214,6 +214,7 @@ func (cw *capture) finish(err error, store func(*respEntry)) bool {
 		tag := []string{bodyETag(cw.buf)}
 		cw.h["Etag"] = tag
 		cw.plan.header = append(cw.plan.header, storedHeader{"Etag", tag})
+		cw.plan.madeETag = true
 		slices.SortFunc(cw.plan.header, func(a, b storedHeader) int { return strings.Compare(a.name, b.name) })
 	}
 	cw.sendHeader(true)
@@ -272,13 +273,26 @@ func (cw *capture) serveStale() bool {
 			delete(cw.h, k)
 		}
 	}
-	cw.c.writeHit(cw.w, cw.r, e, now, true)
 	st := cw.c.o.Name + "; fwd=stale"
 	if status != 0 {
 		st += "; fwd-status=" + strconv.Itoa(status)
 	}
-	cw.h["Cache-Status"] = []string{st + "; detail=stale-if-error"}
+	// The Cache-Status must be in place before the header leaves: a real
+	// server sends it at WriteHeader, not when the handler returns.
+	cw.c.writeHit(statusOverride{cw.w, []string{st + "; detail=stale-if-error"}}, cw.r, e, now, true)
 	return true
+}
+
+// statusOverride replaces the Cache-Status a hit sets with its own as the
+// header is written.
+type statusOverride struct {
+	http.ResponseWriter
+	status []string
+}
+
+func (s statusOverride) WriteHeader(code int) {
+	s.Header()["Cache-Status"] = s.status
+	s.ResponseWriter.WriteHeader(code)
 }
 
 // plan decides, when the handler writes its header, whether the response
@@ -352,7 +366,7 @@ func (c *ResponseCache) plan(r *http.Request, code int, h http.Header, before ma
 		swr, sie = 0, 0
 	}
 	e := &respEntry{
-		status: code, tags: tags, vary: vary, created: now,
+		status: int16(code), tags: tags, vary: vary, created: now,
 		authOK:   cc.public || cc.hasSMaxAge || cc.mustRevalidate,
 		cookieOK: cc.public || cc.hasSMaxAge,
 		fresh:    now.Add(ttl),
