@@ -88,6 +88,28 @@ func openFlags(env *environ, prefix string) (*flags.Client, error) {
 	return flags.New(ns, flags.Options{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)})
 }
 
+// storedFlag reads the definition of flag name from KV, one read, decoded
+// but not validated (the caller validates what it writes). It is the zero
+// Flag when absent.
+func storedFlag(ctx context.Context, env *environ, prefix, name string) (flags.Flag, error) {
+	var f flags.Flag
+	ns, err := open(env)
+	if err != nil {
+		return f, err
+	}
+	if prefix == "" {
+		prefix = flags.DefaultPrefix
+	}
+	it, found, err := ns.Get(ctx, prefix+name, kv.GetOptions{})
+	if err != nil || !found {
+		return f, err
+	}
+	if err := kv.JSON.Unmarshal(it.Value, &f); err != nil {
+		return f, &kv.Error{Op: "get", Key: prefix + name, Err: errors.Join(kv.ErrCodec, err)}
+	}
+	return f, nil
+}
+
 func flagsListCmd() *command {
 	return &command{
 		name:         "list",
@@ -233,11 +255,11 @@ func flagsSetCmd() *command {
 				defer cancel()
 				var f flags.Flag
 				if !*replace {
-					cur, _, err := c.Get(ctx, name) // zero Flag when absent
-					if err != nil {
+					// The stored definition, read afresh (zero when absent):
+					// not the client's snapshot of every flag.
+					if f, err = storedFlag(ctx, env, *prefix, name); err != nil {
 						return err
 					}
-					f = cur
 				}
 				if given["enabled"] {
 					f.Enabled = *enabled

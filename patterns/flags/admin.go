@@ -1,6 +1,10 @@
 package flags
 
-import "context"
+import (
+	"context"
+	"maps"
+	"slices"
+)
 
 // Set validates and stores the definition of flag name. The name must make
 // a valid KV key with the prefix (kv.ErrInvalidKey otherwise) and f must
@@ -40,10 +44,16 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 
 // List reads every flag definition under the prefix, fresh from KV (one
 // listing per 1,000 flags and one bulk read per 100), by name.
+//
+// A definition that cannot be decoded fails the listing (with the first
+// such key, in byte order, named in the error): an admin should see it.
 func (c *Client) List(ctx context.Context) (map[string]Flag, error) {
-	m, err := c.fetchAll(ctx)
+	m, bad, err := c.fetchAll(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if len(bad) > 0 {
+		return nil, bad[slices.Min(slices.Collect(maps.Keys(bad)))]
 	}
 	out := make(map[string]Flag, len(m))
 	for name, f := range m {

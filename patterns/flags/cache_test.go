@@ -263,13 +263,39 @@ func TestLoadWithoutBulkReads(t *testing.T) {
 // TestMalformedDefinitionFailsTheLoad: a definition that is not a Flag's
 // JSON fails the load with kv.ErrCodec (the last definitions loaded, if
 // any, are served meanwhile).
-func TestMalformedDefinitionFailsTheLoad(t *testing.T) {
+// TestMalformedDefinitionFailsOnlyItsFlag: a definition that cannot be
+// decoded does not take the other flags down with it. It evaluates off with
+// a kv.ErrCodec error naming its key, is logged, keeps its last known
+// definition on a later bad reload, and an admin List reports it.
+func TestMalformedDefinitionFailsOnlyItsFlag(t *testing.T) {
 	t.Parallel()
 	env := flagsSetup(t, flags.Options{}, map[string]string{
 		"good": `{"enabled":true,"rolloutPercent":100}`,
 		"bad":  `{"enabled":"yes"}`,
 	})
-	_, err := env.c.Evaluate(context.Background(), "good", "u")
+	ctx := context.Background()
+	d, err := env.c.Evaluate(ctx, "good", "u")
+	require.NoError(t, err)
+	assert.True(t, d.Enabled)
+	d, err = env.c.Evaluate(ctx, "bad", "u")
 	assert.ErrorIs(t, err, kv.ErrCodec)
 	assert.Contains(t, err.Error(), "flag:bad")
+	assert.Equal(t, flags.ReasonError, d.Reason)
+	assert.False(t, env.c.IsEnabled(ctx, "bad", "u"))
+	assert.Contains(t, env.log.String(), "flag:bad")
+	_, err = env.c.List(ctx)
+	assert.ErrorIs(t, err, kv.ErrCodec, "an admin listing reports it")
+
+	// Fixed, it is served after the next load; broken again, the last
+	// known definition stays.
+	require.NoError(t, env.ns.Put(ctx, "flag:bad", []byte(`{"enabled":true,"rolloutPercent":100}`), kv.PutOptions{}))
+	env.clock.Advance(31 * time.Second)
+	d, err = env.c.Evaluate(ctx, "bad", "u")
+	require.NoError(t, err)
+	assert.True(t, d.Enabled)
+	require.NoError(t, env.ns.Put(ctx, "flag:bad", []byte(`{`), kv.PutOptions{}))
+	env.clock.Advance(31 * time.Second)
+	d, err = env.c.Evaluate(ctx, "bad", "u")
+	require.NoError(t, err)
+	assert.True(t, d.Enabled, "the last known definition")
 }

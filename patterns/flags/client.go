@@ -90,7 +90,10 @@ type snapshot struct {
 	// checked first.
 	// It is copied on each write and folded into flags once it outgrows
 	// foldAt, so a write never copies all flags, yet over stays small.
-	over    map[string]ref
+	over map[string]ref
+	// bad holds the names whose stored definition could not be decoded
+	// (and that no earlier load knew): each evaluates off, with its error.
+	bad     map[string]error
 	expires int64 // Client.nanos time
 	err     error // the failed load's, when nothing was ever loaded
 	loaded  bool  // flags came from a successful load at some point
@@ -229,6 +232,9 @@ func (c *Client) lookup(ctx context.Context, name string) (ref, error) {
 	if err := c.validName(name); err != nil {
 		return ref{}, err
 	}
+	if err, ok := s.bad[name]; ok {
+		return ref{}, err
+	}
 	if !s.loaded {
 		return ref{}, s.err
 	}
@@ -246,7 +252,7 @@ func (c *Client) snapshot(ctx context.Context) *snapshot {
 		c.mu.Lock()
 		c.loading, c.writes = true, nil
 		c.mu.Unlock()
-		m, err := c.fetchAll(ctx)
+		m, bad, err := c.fetchAll(ctx)
 		now := c.nanos()
 
 		c.mu.Lock()
@@ -276,7 +282,21 @@ func (c *Client) snapshot(ctx context.Context) *snapshot {
 					m[w.name] = w.f
 				}
 			}
-			s = &snapshot{flags: m, expires: now + int64(c.ttl), loaded: true}
+			// A definition that cannot be decoded fails only its own flag:
+			// the last known definition is served if there was one, else
+			// the flag is off with the error.
+			var errs []error
+			for name, e := range bad {
+				errs = append(errs, e)
+				if f, ok := prev.flags[name]; ok {
+					m[name] = f
+					delete(bad, name)
+				}
+			}
+			if len(errs) > 0 {
+				c.logFailure(errors.Join(errs...))
+			}
+			s = &snapshot{flags: m, bad: bad, expires: now + int64(c.ttl), loaded: true}
 		default:
 			c.logFailure(err)
 			s = &snapshot{flags: prev.flags, over: prev.over, expires: now + int64(c.retryAfter), loaded: prev.loaded}
@@ -344,11 +364,13 @@ func fold(flags, over map[string]ref, extra int) map[string]ref {
 }
 
 // fetchAll lists the prefix and reads every definition in bulk (one bulk
-// read per kv.MaxBulkGet keys), compiled.
-func (c *Client) fetchAll(ctx context.Context) (map[string]ref, error) {
+// read per kv.MaxBulkGet keys), compiled. Definitions that cannot be
+// decoded are left out of the map and returned in bad (nil when none), each
+// with its error wrapping kv.ErrCodec.
+func (c *Client) fetchAll(ctx context.Context) (m map[string]ref, bad map[string]error, err error) {
 	keys, err := c.store.ListAll(ctx, kv.ListOptions{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The names are copied into one string, so that the map's keys sit
 	// together in memory rather than one allocation each: with many flags,
@@ -371,26 +393,27 @@ func (c *Client) fetchAll(ctx context.Context) (map[string]ref, error) {
 		}
 		at += len(k.Name)
 	}
-	m := make(map[string]ref, len(names))
+	m = make(map[string]ref, len(names))
 	if len(names) == 0 {
-		return m, nil
+		return m, nil, nil
 	}
 	if c.bulk == nil {
 		defs, err := c.store.GetMany(ctx, names)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, name := range names {
 			if def, ok := defs[name]; ok { // a flag deleted since the listing is absent
 				m[name] = refOf(compile(def))
 			}
 		}
-		return m, nil
+		return m, nil, nil
 	}
 	// The bulk reads by hand, a few at a time as kv.Store.GetMany makes
 	// them, but compiled as they come, without GetMany's maps.
 	chunks := slices.Collect(slices.Chunk(names, kv.MaxBulkGet))
 	got := make([][]ref, len(chunks))
+	var badMu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(bulkReads)
 	for i, chunk := range chunks {
@@ -415,7 +438,13 @@ func (c *Client) fetchAll(ctx context.Context) (map[string]ref, error) {
 				}
 				var f Flag
 				if err := (codec{}).Unmarshal(it.Value, &f); err != nil {
-					return &kv.Error{Op: "get-many", Key: full[j], Err: errors.Join(kv.ErrCodec, err)}
+					badMu.Lock()
+					if bad == nil {
+						bad = map[string]error{}
+					}
+					bad[chunk[j]] = &kv.Error{Op: "get", Key: full[j], Err: errors.Join(kv.ErrCodec, err)}
+					badMu.Unlock()
+					continue
 				}
 				refs[j] = refOf(compile(f))
 			}
@@ -424,7 +453,7 @@ func (c *Client) fetchAll(ctx context.Context) (map[string]ref, error) {
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i, chunk := range chunks {
 		for j, name := range chunk {
@@ -433,7 +462,7 @@ func (c *Client) fetchAll(ctx context.Context) (map[string]ref, error) {
 			}
 		}
 	}
-	return m, nil
+	return m, bad, nil
 }
 
 // bulkReads is how many bulk reads a load has in flight, as for

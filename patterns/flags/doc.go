@@ -16,9 +16,10 @@
 // serves them from an immutable snapshot swapped atomically, so a check is
 // a map lookup plus the SHA-256, whatever the number of flags, and a name
 // that is not a flag costs no KV call and no memory (it is off until a
-// reload lists it). When a load fails (KV, or a definition that does not
-// decode: kv.ErrCodec) it keeps serving the last definitions loaded, and it
-// starts no goroutines. Set and Delete through the Client
+// reload lists it). When a load fails in KV it keeps serving the last
+// definitions loaded; a definition that does not decode fails only its own
+// flag (off, with a kv.ErrCodec error from Evaluate, logged; its last known
+// definition is served if it had one). It starts no goroutines. Set and Delete through the Client
 // are served at once; other writers' changes within the TTL:
 //
 //	fl, err := flags.New(ns, flags.Options{})
