@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sync/singleflight"
 
@@ -192,7 +193,12 @@ func (e *entry) value() int64 { return e.others + e.stored + e.pending }
 
 // lockLive returns the live entry of name, locked.
 func (c *Counter) lockLive(name string) *entry {
-	e := (*c.idx.read.Load())[name]
+	return c.lockLiveFrom(name, (*c.idx.read.Load())[name])
+}
+
+// lockLiveFrom is lockLive given the read map's entry for name (nil if
+// none).
+func (c *Counter) lockLiveFrom(name string, e *entry) *entry {
 	if e == nil {
 		e = c.idx.get(name)
 	}
@@ -315,8 +321,8 @@ func (c *Counter) key(name string) string {
 // validate checks name before any call: the longest key it produces must be
 // a valid KV key.
 func (c *Counter) validate(op, name string) error {
-	if n := c.keyExtra + len(name); n > 2 && n <= kv.MaxKeySize {
-		return nil // non-empty, not "." or "..", short enough: valid
+	if n := c.keyExtra + len(name); n > 2 && n <= kv.MaxKeySize && utf8.ValidString(name) {
+		return nil // non-empty, not "." or "..", short enough, UTF-8: valid
 	}
 	full := c.store.Prefix() + name
 	if c.mode == Sharded {
@@ -349,8 +355,13 @@ func unixNano(t time.Time) int64 {
 // then counts only what is known, and the error (wrapping the backend's) is
 // returned. Repeated calls do not retry the read before FlushInterval.
 func (c *Counter) Increment(ctx context.Context, name string, delta int64) (int64, error) {
-	if err := c.validate("increment", name); err != nil {
-		return 0, err
+	// A name in the read map was validated when its entry was made (every
+	// path that makes one validates first): only new names are checked.
+	known := (*c.idx.read.Load())[name]
+	if known == nil {
+		if err := c.validate("increment", name); err != nil {
+			return 0, err
+		}
 	}
 	if c.mode == Direct {
 		return c.direct(ctx, name, delta)
@@ -362,7 +373,7 @@ func (c *Counter) Increment(ctx context.Context, name string, delta int64) (int6
 		now = c.now()
 	}
 	// The common case, a known counter: what add does without a read.
-	e := c.lockLive(name)
+	e := c.lockLiveFrom(name, known)
 	if !c.closed.Load() && c.fresh(e, now) {
 		e.usedAt = now
 		e.pending += delta

@@ -417,6 +417,11 @@ func TestValidation(t *testing.T) {
 		f.calls.Reset()
 		_, err = c.Increment(context.Background(), strings.Repeat("x", kv.MaxKeySize), 1)
 		assert.ErrorIs(t, err, kv.ErrInvalidKey)
+		// Short enough, but not UTF-8: no KV key can hold it.
+		_, err = c.Increment(context.Background(), "caf\xc3", 1)
+		assert.ErrorIs(t, err, kv.ErrInvalidKey)
+		_, err = c.Get(context.Background(), "caf\xc3")
+		assert.ErrorIs(t, err, kv.ErrInvalidKey)
 		assert.Zero(t, f.calls.Counts().Total())
 		require.NoError(t, c.Flush(context.Background()))
 		assert.Zero(t, f.calls.Counts().Writes(), "nothing half-written")
