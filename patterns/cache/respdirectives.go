@@ -74,21 +74,7 @@ func (c *ResponseCache) requestDirectives(values []string) *reqDirectives {
 
 // deltaSeconds parses delta-seconds (RFC 9111 §1.2.2): digits only,
 // saturating at 2^31 seconds.
-func deltaSeconds(s string) (int64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		if n < 1<<31 {
-			n = n*10 + int64(s[i]-'0')
-		}
-	}
-	return min(n, 1<<31), true
-}
+func deltaSeconds(s string) (int64, bool) { return digitsUpTo(s, 1<<31) }
 
 // onlyIfCached reports whether the request said only-if-cached.
 func (rd *reqDirectives) onlyIfCached() bool { return rd != nil && rd.onlyCached }

@@ -76,19 +76,24 @@ func parseByteRanges(v string, size int64) (ranges []byteRange, ok bool) {
 }
 
 // digits parses 1*DIGIT, saturating at 2^62 (past any body's size).
-func digits(s string) (int64, bool) {
+func digits(s string) (int64, bool) { return digitsUpTo(s, 1<<62) }
+
+// digitsUpTo parses 1*DIGIT as a decimal number, saturating at limit
+// (at most 2^62, so that the arithmetic cannot overflow).
+func digitsUpTo(s string, limit int64) (int64, bool) {
 	if s == "" {
 		return 0, false
 	}
 	var n int64
 	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+		d := int64(s[i]) - '0'
+		if d < 0 || d > 9 {
 			return 0, false
 		}
-		if n < 1<<58 {
-			n = n*10 + int64(s[i]-'0')
+		if n <= (limit-d)/10 {
+			n = n*10 + d
 		} else {
-			n = 1 << 62
+			n = limit
 		}
 	}
 	return n, true

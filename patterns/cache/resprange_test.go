@@ -131,3 +131,32 @@ func TestRequestDirectives(t *testing.T) {
 		assert.Equal(t, tc.want, tc.rd.judge(tc.e, tc.now), "%+v at %v", tc.rd, tc.now.Sub(t0))
 	}
 }
+
+// TestDigitsUpTo: decimal digits only, saturating at the limit without
+// overflow (delta-seconds at 2^31, byte positions at 2^62).
+func TestDigitsUpTo(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		limit int64
+		want  int64
+		ok    bool
+	}{
+		{"0", 1 << 31, 0, true},
+		{"007", 1 << 31, 7, true},
+		{"2147483647", 1 << 31, 1<<31 - 1, true},
+		{"2147483648", 1 << 31, 1 << 31, true},
+		{"99999999999999999999999", 1 << 31, 1 << 31, true},
+		{"4611686018427387903", 1 << 62, 1<<62 - 1, true},
+		{"4611686018427387904", 1 << 62, 1 << 62, true},
+		{"99999999999999999999999", 1 << 62, 1 << 62, true},
+		{"", 1 << 31, 0, false},
+		{"1a", 1 << 31, 0, false},
+		{"-1", 1 << 31, 0, false},
+		{"+1", 1 << 31, 0, false},
+		{" 1", 1 << 31, 0, false},
+	} {
+		got, ok := digitsUpTo(c.in, c.limit)
+		assert.Equal(t, c.ok, ok, "%q", c.in)
+		assert.Equal(t, c.want, got, "%q", c.in)
+	}
+}
