@@ -24,7 +24,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/google/btree"
 
@@ -56,93 +55,6 @@ type entry struct {
 	expires int64 // Unix seconds; 0 = never
 }
 
-// An entry whose key and value together fit in packLimit bytes is
-// allocated as one object with them (packed): a point read on a namespace
-// too large for the CPU caches then finds the entry, its key (which the
-// map compares) and its value on consecutive cache lines, instead of
-// missing on three separate objects. The bytes are never written again
-// once the entry is made, so the key string pointing into them stays
-// immutable.
-type (
-	packed32 struct {
-		entry
-		b [32]byte
-	}
-	packed64 struct {
-		entry
-		b [64]byte
-	}
-	packed96 struct {
-		entry
-		b [96]byte
-	}
-	packed128 struct {
-		entry
-		b [128]byte
-	}
-	packed192 struct {
-		entry
-		b [192]byte
-	}
-	packed256 struct {
-		entry
-		b [256]byte
-	}
-	packed384 struct {
-		entry
-		b [384]byte
-	}
-	packed512 struct {
-		entry
-		b [512]byte
-	}
-)
-
-// packLimit is the most key and value bytes packed with their entry. A
-// larger pair gets buffers of its own, so that a key string handed out
-// (by List or Snapshot) never keeps a large value alive.
-const packLimit = 512
-
-// packedEntry returns a new entry holding copies of key and value in its
-// own allocation, or nil when they do not fit in packLimit bytes.
-func packedEntry(key string, value []byte) *entry {
-	var e *entry
-	var b []byte
-	switch n := len(key) + len(value); {
-	case n <= 32:
-		p := new(packed32)
-		e, b = &p.entry, p.b[:]
-	case n <= 64:
-		p := new(packed64)
-		e, b = &p.entry, p.b[:]
-	case n <= 96:
-		p := new(packed96)
-		e, b = &p.entry, p.b[:]
-	case n <= 128:
-		p := new(packed128)
-		e, b = &p.entry, p.b[:]
-	case n <= 192:
-		p := new(packed192)
-		e, b = &p.entry, p.b[:]
-	case n <= 256:
-		p := new(packed256)
-		e, b = &p.entry, p.b[:]
-	case n <= 384:
-		p := new(packed384)
-		e, b = &p.entry, p.b[:]
-	case n <= packLimit:
-		p := new(packed512)
-		e, b = &p.entry, p.b[:]
-	default:
-		return nil
-	}
-	k := copy(b, key)
-	v := copy(b[k:], value)
-	e.key = unsafe.String(&b[0], k)
-	e.value = b[k : k+v] // the room up to the end of b is this entry's (see store)
-	return e
-}
-
 var (
 	_ kv.Namespace       = (*Namespace)(nil)
 	_ kv.BulkNamespace   = (*Namespace)(nil)
@@ -172,10 +84,8 @@ func New(opts Options) *Namespace {
 
 func (e *entry) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
 
-// toEntry copies e out under key, the caller's string: e's own key may be
-// packed with its value (see packedEntry).
-func (e *entry) toEntry(key string, withMeta bool) kv.Entry[[]byte] {
-	it := kv.Entry[[]byte]{Key: key, Value: bytes.Clone(e.value)}
+func (e *entry) toEntry(withMeta bool) kv.Entry[[]byte] {
+	it := kv.Entry[[]byte]{Key: e.key, Value: bytes.Clone(e.value)}
 	if it.Value == nil {
 		it.Value = []byte{}
 	}
@@ -203,7 +113,7 @@ func (n *Namespace) Get(ctx context.Context, key string, opts kv.GetOptions) (kv
 	if !ok || e.expired(now) {
 		return kv.Entry[[]byte]{}, false, nil
 	}
-	return e.toEntry(key, opts.WithMetadata), true, nil
+	return e.toEntry(opts.WithMetadata), true, nil
 }
 
 // GetStream implements kv.StreamNamespace.
@@ -244,10 +154,7 @@ func (n *Namespace) PutStream(ctx context.Context, key string, r io.Reader, opts
 }
 
 func newEntry(key string, value []byte, opts kv.PutOptions, now time.Time) *entry {
-	e := packedEntry(key, value)
-	if e == nil {
-		e = &entry{key: key, value: bytes.Clone(value)}
-	}
+	e := &entry{key: key, value: bytes.Clone(value)}
 	if len(opts.Metadata) > 0 && !bytes.Equal(opts.Metadata, []byte("null")) {
 		e.meta = bytes.Clone(opts.Metadata)
 	}
@@ -260,21 +167,13 @@ func newEntry(key string, value []byte, opts kv.PutOptions, now time.Time) *entr
 // store replaces key's entry and drops entries that have expired. n.mu must
 // be held for writing. A key that exists keeps its entry, whose fields are
 // overwritten: the key tree then need not be walked (readers copy what
-// they return under n.mu, so no one holds on to an entry's fields). A new
-// value that fits in the room of the old one (up to packLimit) is copied
-// there, so a packed entry stays in one piece: the room after the value
-// is the entry's own, and the key bytes before it are never written.
+// they return under n.mu, so no one holds on to an entry's fields).
 func (n *Namespace) store(e *entry, now int64) {
 	if old, ok := n.byName[e.key]; ok {
 		if old.expires != 0 {
 			n.byExpiry.Delete(old) // ordered by expiry: out before it changes
 		}
-		if c := cap(old.value); c >= len(e.value) && c <= packLimit && e.value != nil {
-			old.value = append(old.value[:0], e.value...)
-		} else {
-			old.value = e.value
-		}
-		old.meta, old.expires = e.meta, e.expires
+		old.value, old.meta, old.expires = e.value, e.meta, e.expires
 		e = old
 	} else {
 		n.byName[e.key] = e
@@ -435,7 +334,7 @@ func (n *Namespace) GetBulk(ctx context.Context, keys []string, opts kv.GetOptio
 	defer n.mu.RUnlock()
 	for _, k := range keys {
 		if e, ok := n.byName[k]; ok && !e.expired(now) {
-			out[k] = e.toEntry(k, opts.WithMetadata)
+			out[k] = e.toEntry(opts.WithMetadata)
 		}
 	}
 	return out, nil

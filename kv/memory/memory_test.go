@@ -73,10 +73,10 @@ func TestListPrefixLimit(t *testing.T) {
 	assert.Contains(t, err.Error(), "prefix is 513 bytes, limit is 512")
 }
 
-// A key packed with its value (see packedEntry) and overwritten in place
-// by shorter, longer and large values: every read, listed key and value
-// handed out earlier stays what it was when it was handed out.
-func TestOverwritePacked(t *testing.T) {
+// A key overwritten by shorter, longer and large values: every read,
+// listed key and value handed out earlier stays what it was when it was
+// handed out.
+func TestOverwriteKeepsWhatWasHandedOut(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ns := memory.New(memory.Options{})
@@ -87,7 +87,7 @@ func TestOverwritePacked(t *testing.T) {
 		[]byte("a medium value of some forty bytes......"),
 		[]byte("short"),
 		[]byte("a medium value again, in the room left!!"),
-		[]byte(strings.Repeat("L", 600)), // past packLimit: a buffer of its own
+		[]byte(strings.Repeat("L", 600)),
 		[]byte("small after large"),
 		{},
 		[]byte(strings.Repeat("m", 400)),
