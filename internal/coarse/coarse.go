@@ -22,42 +22,64 @@ const (
 	Idle = 100 * time.Millisecond
 )
 
+// The clock's states. Only start moves it out of stopped, and only the
+// refreshing goroutine moves it back, so at most one goroutine runs.
+const (
+	stopped  int32 = iota // no refreshing goroutine
+	starting              // start is about to run one
+	idle                  // running, no read since the last tick
+	inUse                 // running, read since the last tick
+)
+
 var (
-	now     atomic.Int64 // Unix nanoseconds, as last read
-	used    atomic.Bool  // a read happened since the last tick
-	running atomic.Bool  // the refreshing goroutine is alive
+	now   atomic.Int64 // Unix nanoseconds, as last read
+	state atomic.Int32
 )
 
 // Now returns the current time in Unix nanoseconds, to within about
-// Resolution.
+// Resolution. It is small enough to be inlined: while the clock is read
+// more often than it ticks, a read is two atomic loads.
 func Now() int64 {
-	if running.Load() {
-		if !used.Load() {
-			used.Store(true)
+	if state.Load() == inUse {
+		return now.Load()
+	}
+	return slow()
+}
+
+// slow is Now in any other state: it marks the clock used, or starts it.
+func slow() int64 {
+	switch s := state.Load(); s {
+	case idle:
+		state.CompareAndSwap(idle, inUse) // else the refresher stopped meanwhile, or another read marked it
+		if state.Load() >= idle {
+			return now.Load()
 		}
+	case inUse:
 		return now.Load()
 	}
 	t := time.Now().UnixNano()
-	if running.CompareAndSwap(false, true) {
+	if state.CompareAndSwap(stopped, starting) {
 		now.Store(t)
-		used.Store(true)
+		state.Store(inUse)
 		go refresh()
 	}
 	return t
 }
 
+// running reports whether the refreshing goroutine runs (or is starting).
+func running() bool { return state.Load() != stopped }
+
 func refresh() {
 	ticker := time.NewTicker(Resolution)
 	defer ticker.Stop()
-	idle := 0
+	ticks := 0
 	for range ticker.C {
 		now.Store(time.Now().UnixNano())
-		if used.Swap(false) {
-			idle = 0
+		if state.CompareAndSwap(inUse, idle) {
+			ticks = 0
 			continue
 		}
-		if idle++; time.Duration(idle)*Resolution >= Idle {
-			running.Store(false)
+		if ticks++; time.Duration(ticks)*Resolution >= Idle && state.CompareAndSwap(idle, stopped) {
 			return
 		}
 	}

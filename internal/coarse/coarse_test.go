@@ -1,10 +1,12 @@
 package coarse
 
 import (
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
@@ -26,16 +28,16 @@ func TestNowTracksTheClock(t *testing.T) {
 
 func TestRefresherStopsWhenIdle(t *testing.T) {
 	Now()
-	assert.True(t, running.Load())
+	assert.True(t, running())
 	deadline := time.Now().Add(10 * time.Second)
-	for running.Load() && time.Now().Before(deadline) {
+	for running() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	assert.False(t, running.Load(), "refresher still running long after the last read")
+	assert.False(t, running(), "refresher still running long after the last read")
 	// And the next read starts it again with a fresh time.
 	before := time.Now().UnixNano()
 	assert.GreaterOrEqual(t, Now(), before)
-	assert.True(t, running.Load())
+	assert.True(t, running())
 }
 
 func BenchmarkNow(b *testing.B) {
@@ -49,5 +51,31 @@ func BenchmarkTimeNow(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		time.Now()
+	}
+}
+
+// Reads racing with the start and the stop of the refresher each get a
+// time no older than the last tick, and leave one refresher that stops
+// (goleak checks that none is left).
+func TestConcurrentReadsAcrossStarts(t *testing.T) {
+	for range 3 {
+		deadline := time.Now().Add(10 * time.Second)
+		for running() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond) // waiting for the refresher to stop
+		}
+		require.False(t, running())
+		before := time.Now().UnixNano()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 1000 {
+					assert.GreaterOrEqual(t, Now(), before-int64(time.Second))
+				}
+			}()
+		}
+		wg.Wait()
+		assert.True(t, running())
 	}
 }

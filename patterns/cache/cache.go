@@ -119,9 +119,12 @@ type Cache[T any] struct {
 	o     Options
 	codec kv.Codec
 	local *lcache.Cache[string, *entry[T]]
-	log   *quietLog
-	stats counters
-	bg    *refresher
+	// coarse: no Clock was injected, so the local tier's clock is
+	// internal/coarse's, which Get then reads without a call.
+	coarse bool
+	log    *quietLog
+	stats  counters
+	bg     *refresher
 
 	mu      sync.Mutex
 	flights map[string]*flight[T] // key → the load its misses share
@@ -189,6 +192,7 @@ func New[T any](ns kv.Namespace, o Options) (*Cache[T], error) {
 	// lcache uses its own cheapest clock (time.Now costs ~50 ns here), and
 	// every time the cache compares comes from it (lcache.Cache.Now).
 	lo := lcache.Options[string, *entry[T]]{MaxEntries: o.LocalMaxEntries, Clock: o.Clock}
+	useCoarse := o.Clock == nil
 	if o.Clock == nil {
 		o.Clock = coarseNow
 	}
@@ -201,7 +205,7 @@ func New[T any](ns kv.Namespace, o Options) (*Cache[T], error) {
 		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
 	}
 	return &Cache[T]{
-		ns: ns, o: o, codec: o.Codec, local: local,
+		ns: ns, o: o, codec: o.Codec, local: local, coarse: useCoarse,
 		log:     newQuietLog(o.Logger, o.Clock),
 		bg:      newRefresher(o.RefreshTimeout),
 		flights: map[string]*flight[T]{},
@@ -228,29 +232,47 @@ func (c *Cache[T]) Stats() Stats {
 // "not found" (an error wrapping kv.ErrNotFound) when Options.NegativeTTL
 // is set. A panicking loader becomes a *PanicError for every waiter.
 func (c *Cache[T]) Get(ctx context.Context, key string, l Loader[T]) (T, error) {
-	var zero T
 	if l == nil || ctx.Err() != nil {
-		if err := c.validate(key); err != nil {
-			return zero, err
-		}
-		if l == nil {
-			return zero, fmt.Errorf("%w: cache: nil loader", kv.ErrInvalidOptions)
-		}
-		return zero, ctx.Err()
+		return c.refuse(ctx, key, l)
 	}
 	// A key in the local tier was valid when it was stored (Get validates
 	// before a load stores), so a hit skips the validation.
-	now := c.local.Now()
+	var now int64
+	if c.coarse {
+		now = coarse.Now() // what c.local.Now reads, without the call
+	} else {
+		now = c.local.Now()
+	}
+	e, ok := c.local.GetAt(key, now)
+	if ok && now < e.fresh && !e.negative {
+		c.stats.localHits.Add(1)
+		return e.v, nil
+	}
+	return c.notHot(ctx, key, l, e, ok, now)
+}
+
+// refuse is Get's answer for a nil loader or an ended ctx.
+func (c *Cache[T]) refuse(ctx context.Context, key string, l Loader[T]) (T, error) {
+	var zero T
+	if err := c.validate(key); err != nil {
+		return zero, err
+	}
+	if l == nil {
+		return zero, fmt.Errorf("%w: cache: nil loader", kv.ErrInvalidOptions)
+	}
+	return zero, ctx.Err()
+}
+
+// notHot is Get for anything but a fresh local value: e, when ok, is the
+// key's entry in the local tier at now.
+func (c *Cache[T]) notHot(ctx context.Context, key string, l Loader[T], e *entry[T], ok bool, now int64) (T, error) {
 	var old *entry[T]
-	if e, ok := c.local.GetAt(key, now); ok {
+	if ok {
 		switch {
-		case now < e.fresh:
+		case now < e.fresh: // a "not found"
 			c.stats.localHits.Add(1)
-			if e.negative {
-				c.stats.localNeg.Add(1)
-				return c.serve(key, e, false)
-			}
-			return e.v, nil
+			c.stats.localNeg.Add(1)
+			return c.serve(key, e, false)
 		case now < e.stale:
 			c.startRefresh(ctx, key, l)
 			return c.serve(key, e, true)
