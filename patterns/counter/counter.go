@@ -373,7 +373,17 @@ func (c *Counter) Increment(ctx context.Context, name string, delta int64) (int6
 		now = c.now()
 	}
 	// The common case, a known counter: what add does without a read.
-	e := c.lockLiveFrom(name, known)
+	e := known
+	if e != nil {
+		e.mu.Lock() // lockLiveFrom's first step, without the call
+		if e.dead.Load() {
+			e.mu.Unlock()
+			e = nil
+		}
+	}
+	if e == nil {
+		e = c.lockLiveFrom(name, nil) // new, or evicted: from the index
+	}
 	if !c.closed.Load() && c.fresh(e, now) {
 		e.usedAt = now
 		e.pending += delta

@@ -573,3 +573,49 @@ func atoiOr0(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+// Increments racing with flushes that write the counters and evict the
+// idle ones: every increment lands once, in KV after Close. Key k is
+// incremented in the rounds r with (k+r)%3 == 0: between them it is
+// written, then clean and idle, so the flush of the round it is incremented
+// in may evict it under the workers' feet.
+func TestIncrementsRacingEvictionLoseNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	c := f.counter(t, counter.Options{})
+	const workers, rounds, keys, each = 4, 30, 9, 20
+	name := func(k int) string { return "k" + strconv.Itoa(k) }
+	want := 0
+	for r := range rounds {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each {
+					for k := range keys {
+						if (k+r)%3 == 0 {
+							_, err := c.Increment(ctx, name(k), 1)
+							assert.NoError(t, err)
+						}
+					}
+				}
+			}()
+		}
+		want += workers * each * keys / 3
+		f.clock.Advance(3 * time.Minute) // past KeepIdle
+		f.flushTick()
+		wg.Wait()
+	}
+	require.NoError(t, c.Close(ctx))
+	got := 0
+	for k := range keys {
+		s, _ := f.stored(t, "count:"+name(k))
+		n, err := strconv.Atoi(s)
+		require.NoError(t, err)
+		got += n
+	}
+	assert.Equal(t, want, got)
+	assert.Greater(t, f.calls.Counts().Reads(), int64(keys), "evicted keys were read again")
+}
