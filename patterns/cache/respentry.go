@@ -86,6 +86,7 @@ type respEntry struct {
 	status   int16 // 100-599
 
 	tkn  uint8  // the local tier's: the length of the key in tkey, 0 when in tlong
+	inl  uint8  // packed: inlHeader, inlETag (see packedEntry)
 	tref uint32 // the local tier's: atomic, hit since its evictor last passed it
 	tw   uint32 // the local tier's: the weight it counted
 
@@ -102,6 +103,44 @@ type respEntry struct {
 	errUntil int64         // Unix nanoseconds: stale-if-error until
 	keepFor  time.Duration // kept this long past errUntil, for revalidation
 	vx       *respVary     // nil unless Vary
+}
+
+// packedEntry is an entry with its header fields (at most 2) in the same
+// allocation, and the values of an ETag the cache made: at scale, a hit then
+// reads no separately allocated object but the entry (the header values
+// themselves are not read: the slices are handed to the response as they
+// are). An entry goes into the local tier packed when it can be.
+type packedEntry struct {
+	hdr  [2]storedHeader
+	etag [1]string
+	e    respEntry
+}
+
+const (
+	inlHeader = 1 << iota // e.header is its packedEntry's hdr
+	inlETag               // e's ETag values are its packedEntry's etag
+)
+
+// packed returns e, or a packed copy of it when it has at most 2 header
+// fields and is not packed yet. e must not be in the local tier.
+func (e *respEntry) packed() *respEntry {
+	if e.inl != 0 || len(e.header) > len(packedEntry{}.hdr) || e.held() {
+		return e
+	}
+	p := &packedEntry{e: *e}
+	p.e.inl = inlHeader
+	p.e.header = p.hdr[:len(e.header):len(e.header)]
+	copy(p.e.header, e.header)
+	if e.madeETag {
+		for i := range p.e.header {
+			if h := &p.e.header[i]; h.name == "Etag" && len(h.values) == 1 {
+				p.etag[0] = h.values[0]
+				h.values = p.etag[:1:1]
+				p.e.inl |= inlETag
+			}
+		}
+	}
+	return &p.e
 }
 
 // respVary is the Vary part of an entry.
@@ -171,17 +210,23 @@ const tierOverhead = 40
 // LocalMaxBytes bounds the heap and not only bodies. Values shared with
 // other entries (see shareValues, lengthValue) are not counted.
 func (e *respEntry) memSize() int {
-	n := tierOverhead + allocSize(int(unsafe.Sizeof(respEntry{}))) + cap(e.body)
+	n := tierOverhead + cap(e.body)
+	if e.inl&inlHeader != 0 {
+		n += allocSize(int(unsafe.Sizeof(packedEntry{})))
+	} else {
+		n += allocSize(int(unsafe.Sizeof(respEntry{}))) + allocSize(int(unsafe.Sizeof(storedHeader{}))*cap(e.header))
+	}
 	if e.vx != nil {
 		n += allocSize(int(unsafe.Sizeof(respVary{}))) + allocSize(len(e.vx.nonce)) + stringsSize(e.vx.names)
 	}
-	n += allocSize(int(unsafe.Sizeof(storedHeader{})) * cap(e.header))
 	for _, h := range e.header {
 		n += allocSize(len(h.name)) // often a shared constant: counted anyway
 		if isShared(h.name, h.values) {
 			continue
 		}
-		n += allocSize(16 * cap(h.values))
+		if e.inl&inlETag == 0 || h.name != "Etag" {
+			n += allocSize(16 * cap(h.values))
+		}
 		for _, v := range h.values {
 			n += allocSize(len(v))
 		}

@@ -621,6 +621,7 @@ func (c *ResponseCache) kvGet(ctx context.Context, key string) *respEntry {
 }
 
 func (c *ResponseCache) remember(key string, e *respEntry, now time.Time) {
+	e = e.packed()
 	ttl := nsAt(e.until()).Sub(now)
 	if c.o.LocalTTL > 0 {
 		ttl = min(ttl, c.o.LocalTTL)
