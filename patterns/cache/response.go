@@ -378,7 +378,8 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 		return c.serveUnsafe(w, r, next)
 	}
 	c.pollPurges(r.Context())
-	base := c.requestKey(r)
+	var kbuf [256]byte
+	kb := c.appendRequestKey(kbuf[:0], r)
 	mode := forwardMode{store: true, fwd: "miss"}
 	if v := r.Header["Cache-Control"]; len(v) > 0 {
 		if parseCacheControl(v).noStore {
@@ -394,6 +395,15 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 	auth := len(r.Header["Authorization"]) > 0
 	cookie := c.personalCookie(r.Header)
 	ctx := r.Context()
+	// A fresh hit first, before the key is made a string: the loop below
+	// looks again, for anything else.
+	if e, ok := c.local.getBytes(kb); ok && !e.marker && c.usable(ctx, e, auth, cookie) {
+		if now := c.now(); mode.rd.judge(e, now) == useFresh {
+			c.writeHit(w, r, e, now, false)
+			return nil
+		}
+	}
+	base := string(kb)
 	for attempt := 0; ; attempt++ {
 		now := c.now()
 		e, key, marker := c.lookupLocal(base, r.Header)
@@ -480,7 +490,12 @@ func (c *ResponseCache) ServeFresh(w http.ResponseWriter, r *http.Request) bool 
 		return false // request directives: Serve weighs them
 	}
 	c.pollPurges(r.Context())
-	e, _, _ := c.lookupLocal(c.requestKey(r), r.Header)
+	var kbuf [256]byte
+	kb := c.appendRequestKey(kbuf[:0], r)
+	e, _ := c.local.getBytes(kb)
+	if e != nil && e.marker {
+		e, _, _ = c.lookupLocal(string(kb), r.Header)
+	}
 	if e == nil {
 		return false
 	}

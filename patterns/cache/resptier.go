@@ -61,6 +61,13 @@ func (e *respEntry) heldAs(key string) bool {
 	return e.tlong == key
 }
 
+func (e *respEntry) heldAsBytes(key []byte) bool {
+	if e.tkn > 0 {
+		return int(e.tkn) == len(key) && string(e.tkey[:e.tkn]) == string(key)
+	}
+	return e.tlong == string(key)
+}
+
 // held reports whether e was ever held under a key.
 func (e *respEntry) held() bool { return e.tkn > 0 || e.tlong != "" }
 
@@ -108,6 +115,26 @@ func (t *respTier) Get(key string) (*respEntry, bool) {
 		}
 		s.mu.Unlock()
 		return nil, false
+	}
+	if atomic.LoadUint32(&sl.e.tref) == 0 {
+		atomic.StoreUint32(&sl.e.tref, 1)
+	}
+	return sl.e, true
+}
+
+// getBytes is Get(string(key)), without making the string.
+func (t *respTier) getBytes(key []byte) (*respEntry, bool) {
+	h := maphash.Bytes(t.seed, key)
+	s := t.shard(h)
+	s.mu.RLock()
+	sl, ok := s.m[h]
+	ok = ok && sl.e.heldAsBytes(key)
+	s.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	if t.Now() >= sl.exp {
+		return t.Get(string(key)) // drops it
 	}
 	if atomic.LoadUint32(&sl.e.tref) == 0 {
 		atomic.StoreUint32(&sl.e.tref, 1)
