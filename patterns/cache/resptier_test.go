@@ -194,3 +194,36 @@ func TestPackedEntry(t *testing.T) {
 	big := &respEntry{header: make([]storedHeader, 3)}
 	assert.Same(t, big, big.packed(), "more header fields than fit")
 }
+
+// The tier finds every key it holds and none it does not, through growth
+// and deletions.
+func TestRespTierMatchesAMap(t *testing.T) {
+	t.Parallel()
+	tr := newRespTier(1<<40, nil)
+	ref := map[string]*respEntry{}
+	rng := uint64(1)
+	for i := range 200_000 {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		k := "http://t/" + strconv.Itoa(int(rng>>33)%3000)
+		if i%3 == 0 {
+			tr.Delete(k)
+			delete(ref, k)
+			continue
+		}
+		if _, ok := ref[k]; !ok {
+			e := &respEntry{}
+			tr.Set(k, e, time.Hour, 1)
+			ref[k] = e
+		}
+	}
+	assert.Equal(t, len(ref), tr.Len())
+	for i := range 3000 {
+		k := "http://t/" + strconv.Itoa(i)
+		e, ok := tr.Get(k)
+		want, held := ref[k]
+		require.Equal(t, held, ok, k)
+		if held {
+			require.Same(t, want, e, k)
+		}
+	}
+}
