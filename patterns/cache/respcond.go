@@ -60,7 +60,7 @@ func (c *ResponseCache) notModified(r *http.Request, e *respEntry) bool {
 		return false
 	}
 	if !hasLM {
-		lastMod = e.created // RFC 9111 §4.3.2: the time it was stored
+		lastMod = nsAt(e.created) // RFC 9111 §4.3.2: the time it was stored
 	}
 	return !lastMod.Truncate(time.Second).After(t)
 }

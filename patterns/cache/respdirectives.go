@@ -115,18 +115,19 @@ const (
 // end, so max-stale reaches no further.
 func (rd *reqDirectives) judge(e *respEntry, now time.Time) verdict {
 	v := rd.accept(e, now)
-	if v == useCandidate && !now.Before(e.until()) {
+	if v == useCandidate && now.UnixNano() >= e.until() {
 		return useNone
 	}
 	return v
 }
 
 func (rd *reqDirectives) accept(e *respEntry, now time.Time) verdict {
+	t := now.UnixNano()
 	if rd == nil {
 		switch {
-		case now.Before(e.fresh):
+		case t < e.fresh:
 			return useFresh
-		case now.Before(e.stale):
+		case t < e.stale:
 			return useStale
 		}
 		return useCandidate
@@ -134,11 +135,11 @@ func (rd *reqDirectives) accept(e *respEntry, now time.Time) verdict {
 	if rd.noCache {
 		return useCandidate
 	}
-	if rd.maxAge >= 0 && int64(max(now.Sub(e.created), 0)/time.Second) > rd.maxAge {
+	if rd.maxAge >= 0 && int64(max(now.Sub(nsAt(e.created)), 0)/time.Second) > rd.maxAge {
 		return useCandidate
 	}
-	if now.Before(e.fresh) {
-		if rd.hasMinFresh && e.fresh.Sub(now) < rd.minFresh {
+	if t < e.fresh {
+		if rd.hasMinFresh && nsAt(e.fresh).Sub(now) < rd.minFresh {
 			return useCandidate
 		}
 		return useFresh
@@ -146,10 +147,10 @@ func (rd *reqDirectives) accept(e *respEntry, now time.Time) verdict {
 	if rd.hasMinFresh {
 		return useCandidate
 	}
-	if now.Before(e.stale) {
+	if t < e.stale {
 		return useStale
 	}
-	if rd.hasMaxStale && (rd.anyStale || now.Sub(e.fresh) <= rd.maxStale) && !e.revalidate() {
+	if rd.hasMaxStale && (rd.anyStale || now.Sub(nsAt(e.fresh)) <= rd.maxStale) && !e.revalidate() {
 		return useMaxStale
 	}
 	return useCandidate
@@ -171,7 +172,7 @@ func (e *respEntry) revalidate() bool {
 // a candidate, was stored: "request" when e was fresh (the request's
 // directives refused it), "stale" otherwise.
 func fwdFor(e *respEntry, now time.Time) string {
-	if now.Before(e.fresh) {
+	if now.UnixNano() < e.fresh {
 		return "request"
 	}
 	return "stale"

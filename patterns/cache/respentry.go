@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/textproto"
 	"slices"
@@ -41,10 +42,10 @@ var dateNow atomic.Pointer[hitHeaders]
 // hitHeaders returns e's Age, Cache-Status and Date values at now.
 func (c *ResponseCache) hitHeaders(e *respEntry, now time.Time) *hitHeaders {
 	sec := now.Unix()
-	age := int64(max(now.Sub(e.created), 0) / time.Second)
+	age := int64(max(now.Sub(nsAt(e.created)), 0) / time.Second)
 	// Whole seconds of freshness left, rounded up (a response stored this
 	// instant shows its full TTL); negative (rounded down) when stale.
-	ttl := e.fresh.Sub(now)
+	ttl := nsAt(e.fresh).Sub(now)
 	secs := int64(ttl / time.Second)
 	if ttl%time.Second > 0 {
 		secs++
@@ -71,10 +72,12 @@ func (c *ResponseCache) hitHeaders(e *respEntry, now time.Time) *hitHeaders {
 }
 
 // respEntry is one stored response, or a Vary marker that names the request
-// headers whose values select the stored variant. Its fields fit the
-// 256-byte size class, and what a fresh hit reads (the flags, status,
-// header, body, freshness, age and tags) comes first, in the first two
-// 64-byte lines: at scale, each line a hit touches is a cache miss.
+// headers whose values select the stored variant. At scale each cache line
+// a hit touches is a cache miss, so an entry is one 192-byte allocation
+// (times as Unix nanoseconds, the Content-Length value shared, the Vary
+// fields behind one pointer) whose first 136 bytes hold all that a fresh
+// hit reads: the flags, status, the local tier's link (with the key, for
+// keys of up to 32 bytes), freshness, age, header, body and tags.
 type respEntry struct {
 	marker   bool  // a Vary marker, not a response
 	authOK   bool  // may answer a request that carries Authorization
@@ -82,46 +85,153 @@ type respEntry struct {
 	madeETag bool  // the ETag header is the cache's (a body hash), not the handler's
 	status   int16 // 100-599
 
+	tkn  uint8  // the local tier's: the length of the key in tkey, 0 when in tlong
+	inl  uint8  // packed: inlHeader, inlETag (see packedEntry)
+	tref uint32 // the local tier's: atomic, hit since its evictor last passed it
+	tw   uint32 // the local tier's: the weight it counted
+
+	fresh   int64          // Unix nanoseconds: fresh until
+	created int64          // Unix nanoseconds: stored at
 	header  []storedHeader // in stored order
 	body    []byte
-	fresh   time.Time
-	created time.Time
 	tags    []string
+	tkey    [32]byte // the local tier's: the key it is held under, when it fits
 
+	tlong    string        // the local tier's: a longer key
 	gen      int64         // tag generation: valid while every tag's purge generation < gen
-	bodyLen  []string      // {strconv.Itoa(len(body))}, the Content-Length header (see lengthValue)
-	stale    time.Time     // stale-while-revalidate until
-	errUntil time.Time     // stale-if-error until
-	vary     []string      // canonical names of the request headers in Vary
-	nonce    string        // marker: part of every variant's key; a new marker orphans old variants
+	stale    int64         // Unix nanoseconds: stale-while-revalidate until
+	errUntil int64         // Unix nanoseconds: stale-if-error until
 	keepFor  time.Duration // kept this long past errUntil, for revalidation
+	vx       *respVary     // nil unless Vary
 }
 
+// packedEntry is an entry with its header fields (at most 2) in the same
+// allocation, and the values of an ETag the cache made: at scale, a hit then
+// reads no separately allocated object but the entry (the header values
+// themselves are not read: the slices are handed to the response as they
+// are). An entry goes into the local tier packed when it can be.
+type packedEntry struct {
+	hdr  [2]storedHeader
+	etag [1]string
+	e    respEntry
+}
+
+const (
+	inlHeader = 1 << iota // e.header is its packedEntry's hdr
+	inlETag               // e's ETag values are its packedEntry's etag
+)
+
+// packed returns e, or a packed copy of it when it has at most 2 header
+// fields and is not packed yet. e must not be in the local tier.
+func (e *respEntry) packed() *respEntry {
+	if e.inl != 0 || len(e.header) > len(packedEntry{}.hdr) || e.held() {
+		return e
+	}
+	p := &packedEntry{e: *e}
+	p.e.inl = inlHeader
+	p.e.header = p.hdr[:len(e.header):len(e.header)]
+	copy(p.e.header, e.header)
+	if e.madeETag {
+		for i := range p.e.header {
+			if h := &p.e.header[i]; h.name == "Etag" && len(h.values) == 1 {
+				p.etag[0] = h.values[0]
+				h.values = p.etag[:1:1]
+				p.e.inl |= inlETag
+			}
+		}
+	}
+	return &p.e
+}
+
+// respVary is the Vary part of an entry.
+type respVary struct {
+	names []string // canonical names of the request headers in Vary
+	nonce string   // marker: part of every variant's key; a new marker orphans old variants
+}
+
+func (e *respEntry) vary() []string {
+	if e.vx == nil {
+		return nil
+	}
+	return e.vx.names
+}
+
+func (e *respEntry) nonce() string {
+	if e.vx == nil {
+		return ""
+	}
+	return e.vx.nonce
+}
+
+// setVary sets e's Vary names and nonce.
+func (e *respEntry) setVary(names []string, nonce string) {
+	if names == nil && nonce == "" {
+		e.vx = nil
+		return
+	}
+	e.vx = &respVary{names: names, nonce: nonce}
+}
+
+// nsAt is the time of Unix nanoseconds ns.
+func nsAt(ns int64) time.Time { return time.Unix(0, ns) }
+
+// addNs is t + d, saturated to the range of int64.
+func addNs(t int64, d time.Duration) int64 {
+	s := t + int64(d)
+	switch {
+	case d > 0 && s < t:
+		return math.MaxInt64
+	case d < 0 && s > t:
+		return math.MinInt64
+	}
+	return s
+}
+
+// msNs is Unix milliseconds ms in Unix nanoseconds, saturated.
+func msNs(ms int64) int64 {
+	switch {
+	case ms > math.MaxInt64/1_000_000:
+		return math.MaxInt64
+	case ms < math.MinInt64/1_000_000:
+		return math.MinInt64
+	}
+	return ms * 1_000_000
+}
+
+// nsMs is Unix nanoseconds ns in Unix milliseconds (time.Time.UnixMilli).
+func nsMs(ns int64) int64 { return nsAt(ns).UnixMilli() }
+
 // tierOverhead is what the local tier spends per entry besides the entry:
-// otter's node (64 bytes), its hash table slot and frequency sketch, and
-// the rounding of the key's allocation (the weigher counts len(key)).
-const tierOverhead = 112
+// its map slot (24 bytes at a load between 7/16 and 7/8, with its control
+// byte).
+const tierOverhead = 40
 
 // memSize is the bytes e keeps alive, allocation sizes included, so that
 // LocalMaxBytes bounds the heap and not only bodies. Values shared with
 // other entries (see shareValues, lengthValue) are not counted.
 func (e *respEntry) memSize() int {
-	n := tierOverhead + allocSize(int(unsafe.Sizeof(respEntry{}))) + allocSize(len(e.nonce)) + cap(e.body)
-	if !isSharedLength(e.bodyLen) && len(e.bodyLen) > 0 {
-		n += allocSize(16*cap(e.bodyLen)) + allocSize(len(e.bodyLen[0]))
+	n := tierOverhead + cap(e.body)
+	if e.inl&inlHeader != 0 {
+		n += allocSize(int(unsafe.Sizeof(packedEntry{})))
+	} else {
+		n += allocSize(int(unsafe.Sizeof(respEntry{}))) + allocSize(int(unsafe.Sizeof(storedHeader{}))*cap(e.header))
 	}
-	n += allocSize(int(unsafe.Sizeof(storedHeader{})) * cap(e.header))
+	if e.vx != nil {
+		n += allocSize(int(unsafe.Sizeof(respVary{}))) + allocSize(len(e.vx.nonce)) + stringsSize(e.vx.names)
+	}
 	for _, h := range e.header {
 		n += allocSize(len(h.name)) // often a shared constant: counted anyway
 		if isShared(h.name, h.values) {
 			continue
 		}
-		n += allocSize(16 * cap(h.values))
+		if e.inl&inlETag == 0 || h.name != "Etag" {
+			n += allocSize(16 * cap(h.values))
+		}
 		for _, v := range h.values {
 			n += allocSize(len(v))
 		}
 	}
-	n += stringsSize(e.tags) + stringsSize(e.vary)
+	n += stringsSize(e.tags)
 	return n
 }
 
@@ -230,18 +340,6 @@ func lengthValue(n int) []string {
 	return p.v
 }
 
-func isSharedLength(v []string) bool {
-	if len(v) != 1 {
-		return false
-	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil || n < 0 {
-		return false
-	}
-	p := lengths[uint(n)%uint(len(lengths))].Load()
-	return p != nil && &p.v[0] == &v[0]
-}
-
 // storedHeader is one stored response header field.
 type storedHeader struct {
 	name   string
@@ -271,10 +369,10 @@ type respMeta struct {
 // encode lays an entry out as a 4-byte big-endian length, the JSON meta,
 // then the body.
 func (e *respEntry) encode() ([]byte, error) {
-	m := respMeta{V: 1, Nonce: e.nonce, S: int(e.status), T: e.tags, A: e.authOK, K: e.cookieOK, Vary: e.vary,
-		C: e.created.UnixMilli(), G: e.gen, F: e.fresh.UnixMilli(), W: e.stale.UnixMilli(), E: e.errUntil.UnixMilli(), ME: e.madeETag}
+	m := respMeta{V: 1, Nonce: e.nonce(), S: int(e.status), T: e.tags, A: e.authOK, K: e.cookieOK, Vary: e.vary(),
+		C: nsMs(e.created), G: e.gen, F: nsMs(e.fresh), W: nsMs(e.stale), E: nsMs(e.errUntil), ME: e.madeETag}
 	if e.keepFor > 0 {
-		m.KP = e.errUntil.Add(e.keepFor).UnixMilli()
+		m.KP = nsMs(addNs(e.errUntil, e.keepFor))
 	}
 	if e.marker {
 		m.V = 2
@@ -311,17 +409,17 @@ func decodeRespEntry(b []byte) (*respEntry, error) {
 		return nil, errBadEntry
 	}
 	e := &respEntry{
-		marker: m.V == 2, nonce: m.Nonce, status: int16(m.S), tags: m.T, authOK: m.A, cookieOK: m.K, vary: m.Vary,
-		created: time.UnixMilli(m.C), gen: m.G, fresh: time.UnixMilli(m.F), stale: time.UnixMilli(m.W),
-		errUntil: time.UnixMilli(m.E), madeETag: m.ME,
+		marker: m.V == 2, status: int16(m.S), tags: m.T, authOK: m.A, cookieOK: m.K,
+		created: msNs(m.C), gen: m.G, fresh: msNs(m.F), stale: msNs(m.W),
+		errUntil: msNs(m.E), madeETag: m.ME,
 	}
+	e.setVary(m.Vary, m.Nonce)
 	if m.KP != 0 {
-		e.keepFor = max(time.UnixMilli(m.KP).Sub(e.errUntil), 0)
+		e.keepFor = max(nsAt(msNs(m.KP)).Sub(nsAt(e.errUntil)), 0)
 	}
 	if !e.marker {
 		// A copy, so that the entry does not keep the JSON part alive.
 		e.body = slices.Clone(b[4+n:])
-		e.bodyLen = lengthValue(len(e.body))
 		e.header = make([]storedHeader, 0, len(m.Order))
 		for _, k := range m.Order {
 			if v, ok := m.H[k]; ok {
@@ -475,8 +573,8 @@ func variantKey(base string, m *respEntry, h http.Header) string {
 	var b strings.Builder
 	b.WriteString(base)
 	b.WriteString("\x00")
-	b.WriteString(m.nonce)
-	for _, name := range m.vary {
+	b.WriteString(m.nonce())
+	for _, name := range m.vary() {
 		b.WriteString("\x00")
 		b.WriteString(strings.Join(h.Values(name), ","))
 	}

@@ -23,6 +23,12 @@ import (
 
 // requestKey returns the key of r.
 func (c *ResponseCache) requestKey(r *http.Request) string {
+	var arr [256]byte
+	return string(c.appendRequestKey(arr[:0], r))
+}
+
+// appendRequestKey appends the key of r to b.
+func (c *ResponseCache) appendRequestKey(b []byte, r *http.Request) []byte {
 	scheme, _ := requestScheme(r)
 	host := r.Host
 	if c.trusted["X-Forwarded-Host"] {
@@ -31,20 +37,25 @@ func (c *ResponseCache) requestKey(r *http.Request) string {
 			host = strings.TrimSpace(host)
 		}
 	}
-	return urlKey(scheme, host, r.URL)
+	return appendURLKey(b, scheme, host, r.URL)
 }
 
 // urlKey is the key of scheme, host and u's path and query.
 func urlKey(scheme, host string, u *url.URL) string {
-	path := u.EscapedPath()
 	var arr [256]byte
-	b := append(arr[:0], scheme...)
+	return string(appendURLKey(arr[:0], scheme, host, u))
+}
+
+// appendURLKey appends urlKey(scheme, host, u) to b.
+func appendURLKey(b []byte, scheme, host string, u *url.URL) []byte {
+	path := u.EscapedPath()
+	b = append(b, scheme...)
 	b = append(b, "://"...)
 	b = appendHost(b, host, scheme)
 	if !strings.HasPrefix(path, "/") {
 		b = append(b, '/') // the path starts the first "/" after the host
 	}
-	return string(appendKey(b, path, u.RawQuery))
+	return appendKey(b, path, u.RawQuery)
 }
 
 // requestScheme returns r's scheme for the key, and false when

@@ -207,10 +207,10 @@ type ResponseCache struct {
 	ns       kv.Namespace
 	o        ResponseOptions
 	now      func() time.Time
-	local    *lcache.Cache[string, *respEntry]
+	local    *respTier
 	tagGens  *lcache.Cache[string, int64]
-	misses   *lcache.Cache[string, *atomic.Int64] // per path, this minute's KV misses
-	purged   *lcache.Cache[string, int64]         // base key → generation of its last PurgeURL
+	misses   missTable                    // per path, this minute's KV misses
+	purged   *lcache.Cache[string, int64] // base key → generation of its last PurgeURL
 	statuses [600]bool
 	trusted  map[string]bool
 	ignored  map[string]bool // IgnoreCookies
@@ -325,21 +325,12 @@ func NewResponseCache(ns kv.Namespace, o ResponseOptions) (*ResponseCache, error
 		c.statuses[s] = true
 	}
 	var err error
-	c.local, err = lcache.New(lcache.Options[string, *respEntry]{
-		MaxWeight: o.LocalMaxBytes, Clock: localClock,
-		Weigher: func(k string, e *respEntry) uint32 { return uint32(min(len(k)+e.memSize(), 1<<31)) },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
-	}
+	c.local = newRespTier(o.LocalMaxBytes, localClock)
 	c.tagGens, err = lcache.New(lcache.Options[string, int64]{MaxEntries: 10_000, Clock: localClock})
 	if err != nil {
 		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
 	}
-	c.misses, err = lcache.New(lcache.Options[string, *atomic.Int64]{MaxEntries: 10_000, Clock: localClock})
-	if err != nil {
-		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
-	}
+	c.misses.init()
 	c.purged, err = lcache.New(lcache.Options[string, int64]{MaxEntries: 10_000, Clock: localClock})
 	if err != nil {
 		return nil, fmt.Errorf("%w: cache: %v", kv.ErrInvalidOptions, err)
@@ -387,7 +378,8 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 		return c.serveUnsafe(w, r, next)
 	}
 	c.pollPurges(r.Context())
-	base := c.requestKey(r)
+	var kbuf [256]byte
+	kb := c.appendRequestKey(kbuf[:0], r)
 	mode := forwardMode{store: true, fwd: "miss"}
 	if v := r.Header["Cache-Control"]; len(v) > 0 {
 		if parseCacheControl(v).noStore {
@@ -403,6 +395,15 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 	auth := len(r.Header["Authorization"]) > 0
 	cookie := c.personalCookie(r.Header)
 	ctx := r.Context()
+	// A fresh hit first, before the key is made a string: the loop below
+	// looks again, for anything else.
+	if e, ok := c.local.getBytes(kb); ok && !e.marker && c.usable(ctx, e, auth, cookie) {
+		if now := c.now(); mode.rd.judge(e, now) == useFresh {
+			c.writeHit(w, r, e, now, false)
+			return nil
+		}
+	}
+	base := string(kb)
 	for attempt := 0; ; attempt++ {
 		now := c.now()
 		e, key, marker := c.lookupLocal(base, r.Header)
@@ -476,13 +477,7 @@ func (c *ResponseCache) admitMiss(base string) bool {
 	if c.o.MaxMissesPerPath < 0 {
 		return true
 	}
-	p := pathOf(base)
-	n, ok := c.misses.Get(p)
-	if !ok {
-		n = new(atomic.Int64)
-		c.misses.Set(p, n, time.Minute)
-	}
-	return n.Add(1) <= int64(c.o.MaxMissesPerPath)
+	return c.misses.admit(pathOf(base), c.now().UnixNano(), c.o.MaxMissesPerPath)
 }
 
 // ServeFresh answers r from a fresh entry of the in-process tier, with no
@@ -495,12 +490,17 @@ func (c *ResponseCache) ServeFresh(w http.ResponseWriter, r *http.Request) bool 
 		return false // request directives: Serve weighs them
 	}
 	c.pollPurges(r.Context())
-	e, _, _ := c.lookupLocal(c.requestKey(r), r.Header)
+	var kbuf [256]byte
+	kb := c.appendRequestKey(kbuf[:0], r)
+	e, _ := c.local.getBytes(kb)
+	if e != nil && e.marker {
+		e, _, _ = c.lookupLocal(string(kb), r.Header)
+	}
 	if e == nil {
 		return false
 	}
 	now := c.now()
-	if !now.Before(e.fresh) {
+	if now.UnixNano() >= e.fresh {
 		return false
 	}
 	auth := len(r.Header["Authorization"]) > 0
@@ -583,7 +583,7 @@ func (c *ResponseCache) lead(w http.ResponseWriter, r *http.Request, next Origin
 			release() // f.stored stays false: others may not accept it
 			c.writeHitAs(w, r, e, now, "max-stale")
 			return nil
-		case v == useCandidate && (mode.candidate == nil || e.created.After(mode.candidate.created)):
+		case v == useCandidate && (mode.candidate == nil || e.created > mode.candidate.created):
 			mode.candidate, mode.fwd = e, fwdFor(e, now)
 		}
 	}
@@ -636,11 +636,12 @@ func (c *ResponseCache) kvGet(ctx context.Context, key string) *respEntry {
 }
 
 func (c *ResponseCache) remember(key string, e *respEntry, now time.Time) {
-	ttl := e.until().Sub(now)
+	e = e.packed()
+	ttl := nsAt(e.until()).Sub(now)
 	if c.o.LocalTTL > 0 {
 		ttl = min(ttl, c.o.LocalTTL)
 	}
-	c.local.Set(key, e, ttl)
+	c.local.Set(key, e, ttl, uint32(min(len(key)+e.memSize(), 1<<31)))
 }
 
 // usable reports whether e may answer a request: one with Authorization,
@@ -722,7 +723,7 @@ func (c *ResponseCache) writeHitAs(w http.ResponseWriter, r *http.Request, e *re
 	// net/http computes Content-Length itself for a body that fits its
 	// 2 KiB buffer; set it for larger bodies (no chunking) and for HEAD.
 	if bodyAllowed(int(e.status)) && (len(e.body) > 2048 || r.Method == http.MethodHead) {
-		h["Content-Length"] = e.bodyLen[:1:1]
+		h["Content-Length"] = lengthValue(len(e.body))[:1:1]
 	}
 	w.WriteHeader(int(e.status))
 	if r.Method != http.MethodHead && bodyAllowed(int(e.status)) {
@@ -770,15 +771,15 @@ func (c *ResponseCache) store(r *http.Request, base string, marker *respEntry, e
 	c.setKeep(e)
 	key := base
 	var putMarker *respEntry
-	if len(e.vary) > 0 {
-		if marker == nil || !slices.Equal(marker.vary, e.vary) || marker.until().Before(e.until()) {
-			m := &respEntry{marker: true, vary: e.vary, created: now, fresh: e.fresh, stale: e.stale, errUntil: e.errUntil, keepFor: e.keepFor}
-			if marker != nil && slices.Equal(marker.vary, e.vary) {
-				m.nonce = marker.nonce
+	if vary := e.vary(); len(vary) > 0 {
+		if marker == nil || !slices.Equal(marker.vary(), vary) || marker.until() < e.until() {
+			m := &respEntry{marker: true, created: now.UnixNano(), fresh: e.fresh, stale: e.stale, errUntil: e.errUntil, keepFor: e.keepFor}
+			if marker != nil && slices.Equal(marker.vary(), vary) {
+				m.setVary(vary, marker.nonce())
 			} else {
 				var b [8]byte
 				_, _ = rand.Read(b[:])
-				m.nonce = hex.EncodeToString(b[:])
+				m.setVary(vary, hex.EncodeToString(b[:]))
 			}
 			marker, putMarker = m, m
 		}
@@ -850,7 +851,7 @@ func (c *ResponseCache) kvPut(ctx context.Context, key string, e *respEntry, now
 	full := kvKeyFor(c.o.Prefix, key)
 	b, err := e.encode()
 	if err == nil {
-		err = c.ns.Put(ctx, full, b, kv.PutOptions{TTL: kvTTL(e.until(), now)})
+		err = c.ns.Put(ctx, full, b, kv.PutOptions{TTL: kvTTL(nsAt(e.until()), now)})
 	}
 	if err != nil {
 		c.stats.kvErrors.Add(1)

@@ -122,7 +122,7 @@ func ifRangeHolds(r *http.Request, e *respEntry) bool {
 	if err != nil || !hasLM {
 		return false
 	}
-	return t.Equal(lastMod) && !lastMod.After(e.created.Add(-time.Second))
+	return t.Equal(lastMod) && !lastMod.After(nsAt(e.created).Add(-time.Second))
 }
 
 // writeRange answers a GET that carries Range from e, a stored 200, and

@@ -52,9 +52,9 @@ func TestIfRangeHolds(t *testing.T) {
 	t.Parallel()
 	lm := "Wed, 02 Dec 2026 10:00:00 GMT"
 	lmt, _ := http.ParseTime(lm)
-	e := &respEntry{status: 200, created: lmt.Add(time.Minute), header: []storedHeader{{"Etag", []string{`"abc"`}}, {"Last-Modified", []string{lm}}}}
-	weakLM := &respEntry{status: 200, created: lmt.Add(500 * time.Millisecond), header: []storedHeader{{"Last-Modified", []string{lm}}}}
-	weakTag := &respEntry{status: 200, created: lmt, header: []storedHeader{{"Etag", []string{`W/"abc"`}}}}
+	e := &respEntry{status: 200, created: lmt.Add(time.Minute).UnixNano(), header: []storedHeader{{"Etag", []string{`"abc"`}}, {"Last-Modified", []string{lm}}}}
+	weakLM := &respEntry{status: 200, created: lmt.Add(500 * time.Millisecond).UnixNano(), header: []storedHeader{{"Last-Modified", []string{lm}}}}
+	weakTag := &respEntry{status: 200, created: lmt.UnixNano(), header: []storedHeader{{"Etag", []string{`W/"abc"`}}}}
 	for _, tc := range []struct {
 		e    *respEntry
 		ir   []string
@@ -98,8 +98,8 @@ func TestRequestDirectives(t *testing.T) {
 	assert.True(t, ign.requestDirectives([]string{"no-cache, only-if-cached"}).onlyIfCached())
 
 	t0 := time.Unix(1_000_000, 0)
-	e := &respEntry{created: t0, fresh: t0.Add(60 * time.Second), stale: t0.Add(120 * time.Second), errUntil: t0.Add(300 * time.Second)}
-	strict := &respEntry{created: t0, fresh: t0.Add(60 * time.Second), stale: t0.Add(60 * time.Second), errUntil: t0.Add(300 * time.Second),
+	e := &respEntry{created: t0.UnixNano(), fresh: t0.Add(60 * time.Second).UnixNano(), stale: t0.Add(120 * time.Second).UnixNano(), errUntil: t0.Add(300 * time.Second).UnixNano()}
+	strict := &respEntry{created: t0.UnixNano(), fresh: t0.Add(60 * time.Second).UnixNano(), stale: t0.Add(60 * time.Second).UnixNano(), errUntil: t0.Add(300 * time.Second).UnixNano(),
 		header: []storedHeader{{"Cache-Control", []string{"s-maxage=60"}}}}
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	d := func(v string) *reqDirectives { return c.requestDirectives([]string{v}) }

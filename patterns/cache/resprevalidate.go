@@ -34,8 +34,8 @@ import (
 // replaces the entry.
 
 // until is when e leaves both tiers.
-func (e *respEntry) until() time.Time {
-	return e.errUntil.Add(e.keepFor)
+func (e *respEntry) until() int64 {
+	return addNs(e.errUntil, e.keepFor)
 }
 
 // originValidators returns the validators of e that the handler made: its
@@ -63,7 +63,7 @@ func (c *ResponseCache) setKeep(e *respEntry) {
 	}
 	d := c.o.KeepStale
 	if d == 0 {
-		d = e.fresh.Sub(e.created)
+		d = nsAt(e.fresh).Sub(nsAt(e.created))
 	}
 	e.keepFor = d
 }
@@ -237,7 +237,7 @@ func (c *ResponseCache) renew(r *http.Request, cand *respEntry, h http.Header, c
 		return cand, detail
 	}
 	e.madeETag = cand.madeETag && len(h["Etag"]) == 0
-	e.body, e.bodyLen = cand.body, cand.bodyLen
+	e.body = cand.body
 	return e, ""
 }
 
@@ -256,7 +256,7 @@ func (c *ResponseCache) writeRenewed(w http.ResponseWriter, r *http.Request, e *
 			h[sh.name] = sh.values[:len(sh.values):len(sh.values)]
 		}
 	}
-	h["Age"] = []string{strconv.FormatInt(int64(max(now.Sub(e.created), 0)/time.Second), 10)}
+	h["Age"] = []string{strconv.FormatInt(int64(max(now.Sub(nsAt(e.created)), 0)/time.Second), 10)}
 	h["Cache-Status"] = []string{st}
 	if c.o.XCache {
 		h["X-Cache"] = []string{"REVALIDATED"}
@@ -267,7 +267,7 @@ func (c *ResponseCache) writeRenewed(w http.ResponseWriter, r *http.Request, e *
 		return
 	}
 	if bodyAllowed(int(e.status)) {
-		h["Content-Length"] = e.bodyLen[:1:1]
+		h["Content-Length"] = lengthValue(len(e.body))[:1:1]
 	}
 	w.WriteHeader(int(e.status))
 	if r.Method != http.MethodHead && bodyAllowed(int(e.status)) {

@@ -228,7 +228,6 @@ func (cw *capture) finish(err error, store func(*respEntry)) bool {
 		cw.buf = slices.Clone(cw.buf) // do not keep a grown buffer's slack in memory
 	}
 	e.body = cw.buf
-	e.bodyLen = lengthValue(len(cw.buf))
 	store(e)
 	cw.sendBody()
 	return true
@@ -260,7 +259,7 @@ func (cw *capture) serveStale() bool {
 		return false
 	}
 	now := cw.c.now()
-	if !now.Before(e.errUntil) {
+	if now.UnixNano() >= e.errUntil {
 		return false
 	}
 	cw.committed, cw.hold, cw.buf, cw.servedStale = true, false, nil, true
@@ -366,13 +365,14 @@ func (c *ResponseCache) plan(r *http.Request, code int, h http.Header, before ma
 		swr, sie = 0, 0
 	}
 	e := &respEntry{
-		status: int16(code), tags: tags, vary: vary, created: now,
+		status: int16(code), tags: tags, created: now.UnixNano(),
 		authOK:   cc.public || cc.hasSMaxAge || cc.mustRevalidate,
 		cookieOK: cc.public || cc.hasSMaxAge,
-		fresh:    now.Add(ttl),
+		fresh:    addNs(now.UnixNano(), ttl),
 	}
-	e.stale = e.fresh.Add(swr)
-	e.errUntil = e.stale.Add(sie)
+	e.setVary(vary, "")
+	e.stale = addNs(e.fresh, swr)
+	e.errUntil = addNs(e.stale, sie)
 	e.gen = gen
 	for _, t := range tags {
 		if g, ok := c.tagGens.Get(t); ok && g >= e.gen {
