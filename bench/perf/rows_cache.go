@@ -261,9 +261,9 @@ func itemURLs(n int) []*url.URL {
 }
 
 // scaleLocalBytes is the local tier of the scale row: large enough to hold
-// its 100,000 responses of 1 KiB (about 1.6 KB each with their headers,
+// its 100,000 responses of 1 KiB (about 1.4 KB each with their headers,
 // key and bookkeeping, as the respcache-mem row measures), so that the row
-// measures a hit at scale. The default 64 MiB holds about 40,000 of them:
+// measures a hit at scale. The default 64 MiB holds about 47,000 of them:
 // past that, hits are KV reads, a cost the row is not about.
 const scaleLocalBytes = 256 << 20
 
