@@ -2,7 +2,9 @@
 // do not import each other: the session store marks a request whose
 // response depends on who sent it, and the response cache, wherever it sits
 // in the middleware stack, never stores such a response for others. Rate
-// limiters mark the response headers that belong to one client.
+// limiters mark the response headers that belong to one client. The flags
+// middleware binds the request's flag evaluator to it, so that it needs no
+// context (and request copy) of its own.
 //
 // One *Mark serves a whole request: the first layer that wants one puts it
 // in the request's context (With), and every later layer finds it there
@@ -20,7 +22,8 @@ import (
 type Mark struct {
 	personal atomic.Bool
 	mu       sync.Mutex
-	headers  []string // canonical names of per-client response headers
+	headers  []string     // canonical names of per-client response headers
+	flags    atomic.Value // the request's *flags.Evaluator, set once (BindFlags)
 }
 
 type keyType struct{}
@@ -90,6 +93,23 @@ func (m *Mark) IsPerClient(name string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return contains(m.headers, name)
+}
+
+// BindFlags binds the flags middleware's evaluator ev (a non-nil
+// *flags.Evaluator) to the request and reports whether it did: only the
+// first call binds, so a second Flags middleware further in, or one run
+// again for a background refresh that shares the mark, keeps its evaluator
+// in its own context instead. A nil mark binds nothing.
+func (m *Mark) BindFlags(ev any) bool {
+	return m != nil && m.flags.CompareAndSwap(nil, ev)
+}
+
+// Flags returns the value BindFlags bound, or nil.
+func (m *Mark) Flags() any {
+	if m == nil {
+		return nil
+	}
+	return m.flags.Load()
 }
 
 func contains(s []string, v string) bool {

@@ -51,3 +51,34 @@ func TestPerClientKeepsNames(t *testing.T) {
 	assert.True(t, m.IsPerClient("X-Ratelimit-Limit"))
 	assert.Equal(t, []string{"Retry-After", "X-Ratelimit-Limit", "", ""}, names[:4], "the caller's array is untouched")
 }
+
+// Only the first BindFlags binds; a nil mark binds nothing. Concurrent
+// binds and reads are safe, and exactly one bind wins.
+func TestBindFlags(t *testing.T) {
+	t.Parallel()
+	var none *reqmark.Mark
+	assert.False(t, none.BindFlags(new(int)))
+	assert.Nil(t, none.Flags())
+
+	var m reqmark.Mark
+	assert.Nil(t, m.Flags())
+	vals := make([]*int, 8)
+	wins := make([]bool, len(vals))
+	var wg sync.WaitGroup
+	for i := range vals {
+		vals[i] = new(int)
+		wg.Go(func() {
+			wins[i] = m.BindFlags(vals[i])
+			assert.NotNil(t, m.Flags())
+		})
+	}
+	wg.Wait()
+	n := 0
+	for i, w := range wins {
+		if w {
+			n++
+			assert.Same(t, vals[i], m.Flags())
+		}
+	}
+	assert.Equal(t, 1, n)
+}
