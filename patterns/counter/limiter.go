@@ -247,8 +247,16 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 	var prev int64
 	var perr error
 	weight := float64(w.reset.Sub(now)) / float64(l.window) // share of the previous window still covered
+	curName, prevName := "", ""
+	if l.algo == SlidingWindow {
+		// Both windows' names in one allocation.
+		both := key + w.cur + key + w.prev
+		curName, prevName = both[:len(key)+len(w.cur)], both[len(key)+len(w.cur):]
+	} else {
+		curName = key + w.cur
+	}
 	// Both window keys have the same length: one check covers them.
-	if err := l.c.validate("increment", key+w.cur); err != nil {
+	if err := l.c.validate("increment", curName); err != nil {
 		return res, w, err
 	}
 	o := addOptions{deferRead: !l.readOnRequest}
@@ -261,22 +269,23 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 		// interval until then, and once after.
 		po := o
 		po.settled, po.zeroIfUnknown = unixNano(w.settled), w.prevZero
-		prev, _, perr = l.c.add(ctx, key+w.prev, 0, unixNano(now), po)
+		prev, _, perr = l.c.add(ctx, prevName, 0, unixNano(now), po)
 	}
-	var rate int64
 	o.zeroIfUnknown = w.curZero
-	o.allow = func(cur int64) bool {
-		rate = cur
-		if l.algo == SlidingWindow {
-			rate = int64(math.Round(float64(prev)*weight + float64(cur)))
-		}
-		return rate+int64(n) <= l.limit
-	}
-	cur, ok, err := l.c.add(ctx, key+w.cur, int64(n), unixNano(now), o)
+	p := prev // never reassigned: the closure holds a copy, not a heap variable
+	o.allow = func(cur int64) bool { return l.rate(p, cur, weight)+int64(n) <= l.limit }
+	cur, ok, err := l.c.add(ctx, curName, int64(n), unixNano(now), o)
+	var rate int64 // what allow saw
 	if errors.Is(err, ErrClosed) {
 		// Shutting down: let requests through (fail-closed callers see
 		// the error).
 		ok = true
+	} else {
+		before := cur
+		if ok {
+			before -= int64(n)
+		}
+		rate = l.rate(p, before, weight)
 	}
 	if err == nil {
 		err = perr
@@ -296,6 +305,15 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 		}
 	}
 	return res, w, err
+}
+
+// rate is the count a decision compares with the limit: cur, plus in a
+// sliding window the share weight of the previous window's count prev.
+func (l *Limiter) rate(prev, cur int64, weight float64) int64 {
+	if l.algo == SlidingWindow {
+		return int64(math.Round(float64(prev)*weight + float64(cur)))
+	}
+	return cur
 }
 
 // slidingRetry returns how long until prev × (window − elapsed) / window +
