@@ -70,7 +70,9 @@ type LimiterOptions struct {
 	// 5xx can take seconds), the request is decided from local counts once
 	// it passes. Default: DefaultKVTimeout (250 ms).
 	KVTimeout time.Duration
-	// Clock returns the current time. Default: time.Now.
+	// Clock returns the current time. Default: time.Now to within about a
+	// millisecond, as Options.Clock (an atomic load instead of a time.Now
+	// call per decision).
 	Clock func() time.Time
 	// Tick drives the flusher, as Options.Tick. Default: a ticker.
 	Tick <-chan time.Time
@@ -156,8 +158,9 @@ func NewLimiter(ns kv.Namespace, limit int, window time.Duration, opts LimiterOp
 	if opts.SyncInterval == 0 {
 		opts.SyncInterval = DefaultFlushInterval
 	}
-	if opts.Clock == nil {
-		opts.Clock = time.Now
+	clock := opts.Clock
+	if clock == nil {
+		clock = coarseNow // the Counter's own default, which New below keeps
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -179,9 +182,9 @@ func NewLimiter(ns kv.Namespace, limit int, window time.Duration, opts LimiterOp
 		return nil, err
 	}
 	return &Limiter{
-		c: c, limit: int64(limit), window: window, algo: opts.Algorithm, now: opts.Clock,
-		log:           &throttledLog{log: opts.Logger, every: 10 * time.Second, now: opts.Clock},
-		readOnRequest: opts.ReadOnRequest, kvTimeout: opts.KVTimeout, created: opts.Clock(),
+		c: c, limit: int64(limit), window: window, algo: opts.Algorithm, now: clock,
+		log:           &throttledLog{log: opts.Logger, every: 10 * time.Second, now: clock},
+		readOnRequest: opts.ReadOnRequest, kvTimeout: opts.KVTimeout, created: clock(),
 	}, nil
 }
 
