@@ -14,16 +14,17 @@ package reqmark
 
 import (
 	"context"
-	"sync"
+	"slices"
 	"sync/atomic"
 )
 
-// Mark is the per-request record. It is safe for concurrent use.
+// Mark is the per-request record. It is safe for concurrent use. It is
+// small on purpose: a session embeds one in what it allocates per
+// request.
 type Mark struct {
 	personal atomic.Bool
-	mu       sync.Mutex
-	headers  []string     // canonical names of per-client response headers
-	flags    atomic.Value // the request's *flags.Evaluator, set once (BindFlags)
+	headers  atomic.Pointer[[]string] // canonical names of per-client response headers, never changed in place
+	flags    atomic.Value             // the request's *flags.Evaluator, set once (BindFlags)
 }
 
 type keyType struct{}
@@ -72,15 +73,29 @@ func (m *Mark) PerClient(names ...string) {
 	if m == nil || len(names) == 0 {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.headers == nil {
-		m.headers = names[:len(names):len(names)] // a later append copies
+	m.PerClientList(&names)
+}
+
+// PerClientList is PerClient for a list the caller made once and never
+// changes (a rate limit's header names): the first call keeps the pointer,
+// so marking costs no allocation.
+func (m *Mark) PerClientList(names *[]string) {
+	if m == nil || names == nil || len(*names) == 0 {
 		return
 	}
-	for _, n := range names {
-		if !contains(m.headers, n) {
-			m.headers = append(m.headers, n)
+	if m.headers.CompareAndSwap(nil, names) {
+		return
+	}
+	for {
+		old := m.headers.Load()
+		merged := slices.Clip(*old) // an append copies: neither caller's array changes
+		for _, n := range *names {
+			if !contains(merged, n) {
+				merged = append(merged, n)
+			}
+		}
+		if len(merged) == len(*old) || m.headers.CompareAndSwap(old, &merged) {
+			return
 		}
 	}
 }
@@ -90,9 +105,8 @@ func (m *Mark) IsPerClient(name string) bool {
 	if m == nil {
 		return false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return contains(m.headers, name)
+	p := m.headers.Load()
+	return p != nil && contains(*p, name)
 }
 
 // BindFlags binds the flags middleware's evaluator ev (a non-nil

@@ -119,7 +119,7 @@ func (rl *rateLimiter) serve(c echo.Context, next echo.HandlerFunc) error {
 	if err != nil && (rl.FailClosed || badKey(err)) {
 		return rl.ErrorHandler(c, err)
 	}
-	ratelimithttp.Mark(r, rl.perClient) // a cache outside stores the page without them
+	ratelimithttp.Mark(r, &rl.perClient) // a cache outside stores the page without them
 	rl.Limiter.WriteHeaders(c.Response().Header(), res, rl.Headers)
 	if !res.Allowed {
 		return rl.DenyHandler(c, res)
