@@ -55,14 +55,15 @@ func (config FlagsConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Skipper == nil {
 		config.Skipper = DefaultFlagsConfig.Skipper
 	}
+	cfg := &config // the closure Echo allocates per request holds a pointer, not the config
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if config.Skipper(c) {
+			if cfg.Skipper(c) {
 				return next(c)
 			}
 			r := c.Request()
 			ctx := r.Context()
-			ev := config.Client.For(ctx, config.UserID(c))
+			ev := cfg.Client.For(ctx, cfg.UserID(c))
 			// Bound to the request's kvkit mark (one a Session or Cache
 			// layer outside already made) when it has one: no context and
 			// request copy of our own.
@@ -127,12 +128,13 @@ func (config FlagGateConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.DenyHandler == nil {
 		config.DenyHandler = DefaultFlagGateConfig.DenyHandler
 	}
+	cfg := &config // the closure Echo allocates per request holds a pointer, not the config
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if config.Skipper(c) || FlagsFrom(c).IsEnabled(config.Flag) {
+			if cfg.Skipper(c) || FlagsFrom(c).IsEnabled(cfg.Flag) {
 				return next(c)
 			}
-			return config.DenyHandler(c)
+			return cfg.DenyHandler(c)
 		}
 	}, nil
 }
