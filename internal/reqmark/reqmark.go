@@ -2,7 +2,9 @@
 // do not import each other: the session store marks a request whose
 // response depends on who sent it, and the response cache, wherever it sits
 // in the middleware stack, never stores such a response for others. Rate
-// limiters mark the response headers that belong to one client.
+// limiters mark the response headers that belong to one client. The flags
+// middleware binds the request's flag evaluator to it, so that it needs no
+// context (and request copy) of its own.
 //
 // One *Mark serves a whole request: the first layer that wants one puts it
 // in the request's context (With), and every later layer finds it there
@@ -12,15 +14,17 @@ package reqmark
 
 import (
 	"context"
-	"sync"
+	"slices"
 	"sync/atomic"
 )
 
-// Mark is the per-request record. It is safe for concurrent use.
+// Mark is the per-request record. It is safe for concurrent use. It is
+// small on purpose: a session embeds one in what it allocates per
+// request.
 type Mark struct {
 	personal atomic.Bool
-	mu       sync.Mutex
-	headers  []string // canonical names of per-client response headers
+	headers  atomic.Pointer[[]string] // canonical names of per-client response headers, never changed in place
+	flags    atomic.Value             // the request's *flags.Evaluator, set once (BindFlags)
 }
 
 type keyType struct{}
@@ -69,15 +73,29 @@ func (m *Mark) PerClient(names ...string) {
 	if m == nil || len(names) == 0 {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.headers == nil {
-		m.headers = names[:len(names):len(names)] // a later append copies
+	m.PerClientList(&names)
+}
+
+// PerClientList is PerClient for a list the caller made once and never
+// changes (a rate limit's header names): the first call keeps the pointer,
+// so marking costs no allocation.
+func (m *Mark) PerClientList(names *[]string) {
+	if m == nil || names == nil || len(*names) == 0 {
 		return
 	}
-	for _, n := range names {
-		if !contains(m.headers, n) {
-			m.headers = append(m.headers, n)
+	if m.headers.CompareAndSwap(nil, names) {
+		return
+	}
+	for {
+		old := m.headers.Load()
+		merged := slices.Clip(*old) // an append copies: neither caller's array changes
+		for _, n := range *names {
+			if !contains(merged, n) {
+				merged = append(merged, n)
+			}
+		}
+		if len(merged) == len(*old) || m.headers.CompareAndSwap(old, &merged) {
+			return
 		}
 	}
 }
@@ -87,9 +105,25 @@ func (m *Mark) IsPerClient(name string) bool {
 	if m == nil {
 		return false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return contains(m.headers, name)
+	p := m.headers.Load()
+	return p != nil && contains(*p, name)
+}
+
+// BindFlags binds the flags middleware's evaluator ev (a non-nil
+// *flags.Evaluator) to the request and reports whether it did: only the
+// first call binds, so a second Flags middleware further in, or one run
+// again for a background refresh that shares the mark, keeps its evaluator
+// in its own context instead. A nil mark binds nothing.
+func (m *Mark) BindFlags(ev any) bool {
+	return m != nil && m.flags.CompareAndSwap(nil, ev)
+}
+
+// Flags returns the value BindFlags bound, or nil.
+func (m *Mark) Flags() any {
+	if m == nil {
+		return nil
+	}
+	return m.flags.Load()
 }
 
 func contains(s []string, v string) bool {

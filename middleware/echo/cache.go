@@ -68,18 +68,18 @@ func (config CacheConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Skipper == nil {
 		config.Skipper = DefaultCacheConfig.Skipper
 	}
-	rc := config.Cache
+	cfg := &config // the closure Echo allocates per request holds a pointer, not the config
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if config.Skipper(c) {
+			if cfg.Skipper(c) {
 				return next(c)
 			}
 			res := c.Response()
-			if rc.ServeFresh(res, c.Request()) { // hot path: nothing to set up
+			if cfg.Cache.ServeFresh(res, c.Request()) { // hot path: nothing to set up
 				return nil
 			}
 			out := &cacheEchoWriter{res: res, w: res.Writer, count: true}
-			return rc.Serve(out, c.Request(), cacheOrigin(c, next, out))
+			return cfg.Cache.Serve(out, c.Request(), cacheOrigin(c, next, out))
 		}
 	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/kvkit/kvkit/internal/reqmark"
 	"github.com/kvkit/kvkit/patterns/flags"
 )
 
@@ -27,8 +28,8 @@ var DefaultFlagsConfig = FlagsConfig{Skipper: middleware.DefaultSkipper}
 //
 //	if kvecho.FlagsFrom(c).IsEnabled("new-ui") { ... }
 //
-// The evaluator lives in the request's context, so [flags.FromContext] and
-// nethttp.FlagsFrom read it too.
+// The evaluator is bound to the request, so [flags.FromContext] of the
+// request's context and nethttp.FlagsFrom read it too.
 func Flags(client *flags.Client, userID func(c echo.Context) string) echo.MiddlewareFunc {
 	c := DefaultFlagsConfig
 	c.Client, c.UserID = client, userID
@@ -54,15 +55,21 @@ func (config FlagsConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Skipper == nil {
 		config.Skipper = DefaultFlagsConfig.Skipper
 	}
+	cfg := &config // the closure Echo allocates per request holds a pointer, not the config
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if config.Skipper(c) {
+			if cfg.Skipper(c) {
 				return next(c)
 			}
 			r := c.Request()
 			ctx := r.Context()
-			ev := config.Client.For(ctx, config.UserID(c))
-			c.SetRequest(r.WithContext(flags.NewContext(ctx, ev)))
+			ev := cfg.Client.For(ctx, cfg.UserID(c))
+			// Bound to the request's kvkit mark (one a Session or Cache
+			// layer outside already made) when it has one: no context and
+			// request copy of our own.
+			if !reqmark.From(ctx).BindFlags(ev) {
+				c.SetRequest(r.WithContext(flags.NewContext(ctx, ev)))
+			}
 			return next(c)
 		}
 	}, nil
@@ -121,12 +128,13 @@ func (config FlagGateConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.DenyHandler == nil {
 		config.DenyHandler = DefaultFlagGateConfig.DenyHandler
 	}
+	cfg := &config // the closure Echo allocates per request holds a pointer, not the config
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if config.Skipper(c) || FlagsFrom(c).IsEnabled(config.Flag) {
+			if cfg.Skipper(c) || FlagsFrom(c).IsEnabled(cfg.Flag) {
 				return next(c)
 			}
-			return config.DenyHandler(c)
+			return cfg.DenyHandler(c)
 		}
 	}, nil
 }

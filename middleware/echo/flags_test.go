@@ -12,6 +12,7 @@ import (
 	kvecho "github.com/kvkit/kvkit/middleware/echo"
 	"github.com/kvkit/kvkit/middleware/internal/flagstest"
 	"github.com/kvkit/kvkit/patterns/flags"
+	"github.com/kvkit/kvkit/patterns/session"
 )
 
 func flagsUserID(c echo.Context) string { return c.Request().Header.Get(flagstest.Header) }
@@ -105,4 +106,69 @@ func TestFlagsConfigErrors(t *testing.T) {
 	mw, err := kvecho.FlagsConfig{Client: c, UserID: flagsUserID}.ToMiddleware()
 	require.NoError(t, err)
 	assert.NotNil(t, mw)
+}
+
+// Behind a Session the request has a kvkit mark, and Flags binds the
+// evaluator to it instead of copying the request: the shared table gives
+// the same answers either way.
+func TestFlagsSharedTableBehindSession(t *testing.T) {
+	t.Parallel()
+	c, _ := flagstest.NewClient(t)
+	m := session.Must(session.New[string](sessionCounting(), session.Options{}))
+	for _, tc := range flagstest.Cases() {
+		t.Run(tc.Name, func(t *testing.T) {
+			e := flagsEcho(c, tc)
+			e.Pre(kvecho.Session(m)) // outside Flags, which e.Use added
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tc.User != "" {
+				req.Header.Set(flagstest.Header, tc.User)
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			assert.Equal(t, tc.WantStatus, rec.Code)
+			if tc.WantBody != "" {
+				assert.Equal(t, tc.WantBody, rec.Body.String())
+			}
+		})
+	}
+}
+
+// A second Flags further in, and an evaluator a handler puts in the context
+// itself, win inside; the outer middleware keeps its own after the inner one
+// returns. With a mark (behind a Session) and without.
+func TestFlagsNested(t *testing.T) {
+	t.Parallel()
+	c, _ := flagstest.NewClient(t)
+	m := session.Must(session.New[string](sessionCounting(), session.Options{}))
+	for _, withMark := range []bool{false, true} {
+		var got []string
+		seen := func(ec echo.Context) { got = append(got, kvecho.FlagsFrom(ec).UserID()) }
+		e := echo.New()
+		if withMark {
+			e.Use(kvecho.Session(m))
+		}
+		e.Use(kvecho.Flags(c, func(echo.Context) string { return "outer" }))
+		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(ec echo.Context) error {
+				seen(ec)
+				r := ec.Request()
+				err := next(ec)
+				ec.SetRequest(r) // as a middleware that restores the request
+				seen(ec)
+				return err
+			}
+		})
+		e.Use(kvecho.Flags(c, func(echo.Context) string { return "inner" }))
+		e.GET("/", func(ec echo.Context) error {
+			seen(ec)
+			r := ec.Request()
+			ec.SetRequest(r.WithContext(flags.NewContext(r.Context(), c.For(r.Context(), "own"))))
+			seen(ec)
+			ec.SetRequest(r)
+			seen(ec)
+			return ec.NoContent(http.StatusOK)
+		})
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+		assert.Equal(t, []string{"outer", "inner", "own", "inner", "outer"}, got, "with mark: %v", withMark)
+	}
 }

@@ -91,31 +91,40 @@ func (config RateLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.ErrorHandler == nil {
 		config.ErrorHandler = rateLimitError
 	}
-	hs := config.Headers.WithDefaults()
-	perClient := ratelimithttp.PerClient(hs)
-	lim := config.Limiter
+	config.Headers = config.Headers.WithDefaults()
+	rl := &rateLimiter{RateLimitConfig: config, perClient: ratelimithttp.PerClient(config.Headers)}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if config.Skipper(c) {
-				return next(c)
-			}
-			r := c.Request()
-			k, err := config.KeyFunc(r)
-			if err != nil {
-				return config.ErrorHandler(c, err)
-			}
-			res, err := lim.AllowN(r.Context(), k, httpkey.CostFrom(r.Context()))
-			if err != nil && (config.FailClosed || badKey(err)) {
-				return config.ErrorHandler(c, err)
-			}
-			ratelimithttp.Mark(c.Request(), perClient) // a cache outside stores the page without them
-			lim.WriteHeaders(c.Response().Header(), res, hs)
-			if !res.Allowed {
-				return config.DenyHandler(c, res)
-			}
-			return next(c)
-		}
+		// Echo applies middleware per request: this closure is all it
+		// allocates for us.
+		return func(c echo.Context) error { return rl.serve(c, next) }
 	}, nil
+}
+
+// rateLimiter is a RateLimit middleware (Headers after WithDefaults).
+type rateLimiter struct {
+	RateLimitConfig
+	perClient []string
+}
+
+func (rl *rateLimiter) serve(c echo.Context, next echo.HandlerFunc) error {
+	if rl.Skipper(c) {
+		return next(c)
+	}
+	r := c.Request()
+	k, err := rl.KeyFunc(r)
+	if err != nil {
+		return rl.ErrorHandler(c, err)
+	}
+	res, err := rl.Limiter.AllowN(r.Context(), k, httpkey.CostFrom(r.Context()))
+	if err != nil && (rl.FailClosed || badKey(err)) {
+		return rl.ErrorHandler(c, err)
+	}
+	ratelimithttp.Mark(r, &rl.perClient) // a cache outside stores the page without them
+	rl.Limiter.WriteHeaders(c.Response().Header(), res, rl.Headers)
+	if !res.Allowed {
+		return rl.DenyHandler(c, res)
+	}
+	return next(c)
 }
 
 func rateLimitError(_ echo.Context, err error) error {

@@ -71,12 +71,13 @@ func (config SessionConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.ErrorHandler == nil {
 		config.ErrorHandler = DefaultSessionConfig.ErrorHandler
 	}
+	cfg := &config // the closure Echo allocates per request holds a pointer, not the config
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if config.Skipper(c) {
+			if cfg.Skipper(c) {
 				return next(c)
 			}
-			p := config.Manager.Start(c.Request())
+			p := cfg.Manager.Start(c.Request())
 			ctx := p.Context()
 			res := c.Response()
 			sw := sessionhttp.For(ctx)
@@ -95,7 +96,7 @@ func (config SessionConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			}
 			if !sw.Committed() {
 				if err := sw.Commit(); err != nil {
-					return config.ErrorHandler(c, err)
+					return cfg.ErrorHandler(c, err)
 				}
 			}
 			return nil

@@ -228,8 +228,26 @@ func ByIP(cfg IPConfig) KeyFunc {
 		if err != nil {
 			return "", err
 		}
+		if ip.Is4() && v4 == 32 {
+			if k, ok := peerText(r.RemoteAddr, ip); ok {
+				return k, nil
+			}
+		}
 		return IPKey(ip, v4, v6), nil
 	}
+}
+
+// peerText returns the address part of remoteAddr when it is ip written as
+// ip.String() writes it (an IPv4 peer's "203.0.113.7:4242"), so that the
+// key of a request keyed by its peer costs no allocation.
+func peerText(remoteAddr string, ip netip.Addr) (string, bool) {
+	var buf [len("255.255.255.255")]byte
+	b := ip.AppendTo(buf[:0])
+	n := len(b)
+	if len(remoteAddr) < n || remoteAddr[:n] != string(b) || (len(remoteAddr) > n && remoteAddr[n] != ':') {
+		return "", false
+	}
+	return remoteAddr[:n], true
 }
 
 // IPKey returns the key of ip: the address itself when the prefix length

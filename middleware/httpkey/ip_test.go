@@ -75,6 +75,12 @@ func TestByIP(t *testing.T) {
 			remote: "[2001:db8:ffff:1::1]:1", header: map[string][]string{"X-Real-IP": {"192.0.2.5"}}, want: "192.0.2.5"},
 		{name: "trusted proxy without headers: the proxy", cfg: httpkey.IPConfig{Proxies: httpkey.Proxies{ForwardedFor: lb}},
 			remote: "10.1.2.3:1", want: "10.1.2.3"},
+		{name: "X-Real-IP that extends the peer's text", cfg: httpkey.IPConfig{Proxies: httpkey.Proxies{RealIP: lb}},
+			remote: "10.1.2.3:1", header: map[string][]string{"X-Real-IP": {"10.1.2.34"}}, want: "10.1.2.34"},
+		{name: "X-Real-IP that is a prefix of the peer's text", cfg: httpkey.IPConfig{Proxies: httpkey.Proxies{RealIP: lb}},
+			remote: "10.1.2.34:1", header: map[string][]string{"X-Real-IP": {"10.1.2.3"}}, want: "10.1.2.3"},
+		{name: "X-Real-IP equal to a portless peer", cfg: httpkey.IPConfig{Proxies: httpkey.Proxies{RealIP: lb}},
+			remote: "10.1.2.34", header: map[string][]string{"X-Real-IP": {"10.1.2.3"}}, want: "10.1.2.3"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +104,17 @@ func TestByIP(t *testing.T) {
 		_, err := httpkey.NewResolver(httpkey.Proxies{RealIP: []netip.Prefix{{}}})
 		assert.ErrorContains(t, err, "RealIP[0]")
 	})
+}
+
+// Keying an IPv4 peer by its whole address takes the key from RemoteAddr
+// itself: no allocation.
+func TestByIPPeerAllocates0(t *testing.T) {
+	key := httpkey.ByIP(httpkey.IPConfig{})
+	r := request("203.0.113.7:4242", nil)
+	var got string
+	allocs := testing.AllocsPerRun(100, func() { got, _ = key(r) })
+	assert.Equal(t, "203.0.113.7", got)
+	assert.Zero(t, allocs)
 }
 
 // The audit's bypass (issue 12): a load balancer trusted for

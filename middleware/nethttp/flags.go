@@ -3,6 +3,7 @@ package nethttp
 import (
 	"net/http"
 
+	"github.com/kvkit/kvkit/internal/reqmark"
 	"github.com/kvkit/kvkit/patterns/flags"
 )
 
@@ -26,8 +27,8 @@ var DefaultFlagsConfig = FlagsConfig{Skipper: DefaultSkipper}
 //
 //	if nethttp.FlagsFrom(r).IsEnabled("new-ui") { ... }
 //
-// The evaluator lives in the request's context ([flags.FromContext] reads
-// it too). It panics if client or userID is nil.
+// The evaluator is bound to the request ([flags.FromContext] of the
+// request's context reads it too). It panics if client or userID is nil.
 func Flags(client *flags.Client, userID func(r *http.Request) string) func(http.Handler) http.Handler {
 	c := DefaultFlagsConfig
 	c.Client, c.UserID = client, userID
@@ -57,7 +58,13 @@ func (config FlagsConfig) ToMiddleware() (func(http.Handler) http.Handler, error
 			}
 			ctx := r.Context()
 			ev := client.For(ctx, userID(r))
-			next.ServeHTTP(w, r.WithContext(flags.NewContext(ctx, ev)))
+			// Bound to the request's kvkit mark (one a Session or Cache
+			// layer outside already made) when it has one: no context and
+			// request copy of our own.
+			if !reqmark.From(ctx).BindFlags(ev) {
+				r = r.WithContext(flags.NewContext(ctx, ev))
+			}
+			next.ServeHTTP(w, r)
 		})
 	}, nil
 }

@@ -4,13 +4,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/kvkit/kvkit/kv/memory"
 	"github.com/kvkit/kvkit/middleware/internal/flagstest"
 	"github.com/kvkit/kvkit/middleware/nethttp"
 	"github.com/kvkit/kvkit/patterns/flags"
+	"github.com/kvkit/kvkit/patterns/session"
 )
 
 func flagsHandler(c *flags.Client, tc flagstest.Case) http.Handler {
@@ -61,4 +64,77 @@ func TestFlagsPanicsOnMissingArguments(t *testing.T) {
 	assert.Panics(t, func() { nethttp.Flags(nil, func(*http.Request) string { return "" }) })
 	assert.Panics(t, func() { nethttp.Flags(c, nil) })
 	assert.Panics(t, func() { nethttp.FlagGate("") })
+}
+
+// Behind a Session the request has a kvkit mark, and Flags binds the
+// evaluator to it instead of copying the request: the shared table gives
+// the same answers either way.
+func TestFlagsSharedTableBehindSession(t *testing.T) {
+	t.Parallel()
+	c, _ := flagstest.NewClient(t)
+	m := session.Must(session.New[string](memory.New(memory.Options{}), session.Options{}))
+	for _, tc := range flagstest.Cases() {
+		t.Run(tc.Name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tc.User != "" {
+				req.Header.Set(flagstest.Header, tc.User)
+			}
+			rec := httptest.NewRecorder()
+			nethttp.Session(m)(flagsHandler(c, tc)).ServeHTTP(rec, req)
+			assert.Equal(t, tc.WantStatus, rec.Code)
+			if tc.WantBody != "" {
+				assert.Equal(t, tc.WantBody, rec.Body.String())
+			}
+		})
+	}
+}
+
+// A second Flags further in, and an evaluator a handler puts in the context
+// itself, win inside; the outer handler keeps its own after the inner one
+// returns. With a mark (behind a Session) and without.
+func TestFlagsNested(t *testing.T) {
+	t.Parallel()
+	c, _ := flagstest.NewClient(t)
+	m := session.Must(session.New[string](memory.New(memory.Options{}), session.Options{}))
+	for _, withMark := range []bool{false, true} {
+		var got []string
+		seen := func(r *http.Request) { got = append(got, nethttp.FlagsFrom(r).UserID()) }
+		inner := nethttp.Flags(c, func(*http.Request) string { return "inner" })(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen(r)
+			own := c.For(r.Context(), "own")
+			seen(r.WithContext(flags.NewContext(r.Context(), own)))
+			seen(r)
+		}))
+		var h http.Handler = nethttp.Flags(c, func(*http.Request) string { return "outer" })(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen(r)
+			inner.ServeHTTP(w, r)
+			seen(r)
+		}))
+		if withMark {
+			h = nethttp.Session(m)(h)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+		assert.Equal(t, []string{"outer", "inner", "own", "inner", "outer"}, got, "with mark: %v", withMark)
+	}
+}
+
+// The handler's goroutines read the bound evaluator while it runs.
+func TestFlagsEvaluatorFromGoroutines(t *testing.T) {
+	t.Parallel()
+	c, _ := flagstest.NewClient(t)
+	m := session.Must(session.New[string](memory.New(memory.Options{}), session.Options{}))
+	h := nethttp.Session(m)(nethttp.Flags(c, func(*http.Request) string { return "alice" })(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				assert.True(t, flags.FromContext(r.Context()).IsEnabled("beta"))
+			})
+		}
+		wg.Wait()
+	})))
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil)) })
+	}
+	wg.Wait()
 }

@@ -106,7 +106,7 @@ func (config RateLimitConfig) ToMiddleware() (func(http.Handler) http.Handler, e
 				onError(w, r, err)
 				return
 			}
-			ratelimithttp.Mark(r, perClient) // a cache outside stores the page without them
+			ratelimithttp.Mark(r, &perClient) // a cache outside stores the page without them
 			lim.WriteHeaders(w.Header(), res, hs)
 			if !res.Allowed {
 				onLimit(w, r, res)

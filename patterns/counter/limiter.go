@@ -70,7 +70,9 @@ type LimiterOptions struct {
 	// 5xx can take seconds), the request is decided from local counts once
 	// it passes. Default: DefaultKVTimeout (250 ms).
 	KVTimeout time.Duration
-	// Clock returns the current time. Default: time.Now.
+	// Clock returns the current time. Default: time.Now to within about a
+	// millisecond, as Options.Clock (an atomic load instead of a time.Now
+	// call per decision).
 	Clock func() time.Time
 	// Tick drives the flusher, as Options.Tick. Default: a ticker.
 	Tick <-chan time.Time
@@ -156,8 +158,9 @@ func NewLimiter(ns kv.Namespace, limit int, window time.Duration, opts LimiterOp
 	if opts.SyncInterval == 0 {
 		opts.SyncInterval = DefaultFlushInterval
 	}
-	if opts.Clock == nil {
-		opts.Clock = time.Now
+	clock := opts.Clock
+	if clock == nil {
+		clock = coarseNow // the Counter's own default, which New below keeps
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -179,9 +182,9 @@ func NewLimiter(ns kv.Namespace, limit int, window time.Duration, opts LimiterOp
 		return nil, err
 	}
 	return &Limiter{
-		c: c, limit: int64(limit), window: window, algo: opts.Algorithm, now: opts.Clock,
-		log:           &throttledLog{log: opts.Logger, every: 10 * time.Second, now: opts.Clock},
-		readOnRequest: opts.ReadOnRequest, kvTimeout: opts.KVTimeout, created: opts.Clock(),
+		c: c, limit: int64(limit), window: window, algo: opts.Algorithm, now: clock,
+		log:           &throttledLog{log: opts.Logger, every: 10 * time.Second, now: clock},
+		readOnRequest: opts.ReadOnRequest, kvTimeout: opts.KVTimeout, created: clock(),
 	}, nil
 }
 
@@ -247,8 +250,16 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 	var prev int64
 	var perr error
 	weight := float64(w.reset.Sub(now)) / float64(l.window) // share of the previous window still covered
+	curName, prevName := "", ""
+	if l.algo == SlidingWindow {
+		// Both windows' names in one allocation.
+		both := key + w.cur + key + w.prev
+		curName, prevName = both[:len(key)+len(w.cur)], both[len(key)+len(w.cur):]
+	} else {
+		curName = key + w.cur
+	}
 	// Both window keys have the same length: one check covers them.
-	if err := l.c.validate("increment", key+w.cur); err != nil {
+	if err := l.c.validate("increment", curName); err != nil {
 		return res, w, err
 	}
 	o := addOptions{deferRead: !l.readOnRequest}
@@ -261,22 +272,23 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 		// interval until then, and once after.
 		po := o
 		po.settled, po.zeroIfUnknown = unixNano(w.settled), w.prevZero
-		prev, _, perr = l.c.add(ctx, key+w.prev, 0, unixNano(now), po)
+		prev, _, perr = l.c.add(ctx, prevName, 0, unixNano(now), po)
 	}
-	var rate int64
 	o.zeroIfUnknown = w.curZero
-	o.allow = func(cur int64) bool {
-		rate = cur
-		if l.algo == SlidingWindow {
-			rate = int64(math.Round(float64(prev)*weight + float64(cur)))
-		}
-		return rate+int64(n) <= l.limit
-	}
-	cur, ok, err := l.c.add(ctx, key+w.cur, int64(n), unixNano(now), o)
+	p := prev // never reassigned: the closure holds a copy, not a heap variable
+	o.allow = func(cur int64) bool { return l.rate(p, cur, weight)+int64(n) <= l.limit }
+	cur, ok, err := l.c.add(ctx, curName, int64(n), unixNano(now), o)
+	var rate int64 // what allow saw
 	if errors.Is(err, ErrClosed) {
 		// Shutting down: let requests through (fail-closed callers see
 		// the error).
 		ok = true
+	} else {
+		before := cur
+		if ok {
+			before -= int64(n)
+		}
+		rate = l.rate(p, before, weight)
 	}
 	if err == nil {
 		err = perr
@@ -296,6 +308,15 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 		}
 	}
 	return res, w, err
+}
+
+// rate is the count a decision compares with the limit: cur, plus in a
+// sliding window the share weight of the previous window's count prev.
+func (l *Limiter) rate(prev, cur int64, weight float64) int64 {
+	if l.algo == SlidingWindow {
+		return int64(math.Round(float64(prev)*weight + float64(cur)))
+	}
+	return cur
 }
 
 // slidingRetry returns how long until prev × (window − elapsed) / window +

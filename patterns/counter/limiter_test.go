@@ -140,6 +140,42 @@ func TestLimiterResult(t *testing.T) {
 	}
 }
 
+// Remaining in a sliding window counts the previous window's weighted
+// share, on allowed and denied requests alike; a closed limiter reports the
+// whole limit less the request.
+func TestLimiterSlidingRemaining(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	l := f.limiter(t, 10, time.Minute, counter.LimiterOptions{})
+	for range 6 {
+		res, err := l.Allow(ctx, "k")
+		require.NoError(t, err)
+		require.True(t, res.Allowed)
+	}
+	f.clock.Advance(time.Minute + 30*time.Second) // half the previous window still counts: 3
+	var got []int
+	for range 9 {
+		res, err := l.Allow(ctx, "k")
+		require.NoError(t, err)
+		got = append(got, res.Remaining)
+		if !res.Allowed {
+			got = append(got, -1)
+		}
+	}
+	assert.Equal(t, []int{6, 5, 4, 3, 2, 1, 0, 0, -1, 0, -1}, got)
+
+	res, err := l.AllowN(ctx, "k", 2)
+	require.NoError(t, err)
+	assert.Equal(t, counter.Result{Limit: 10, Remaining: 0, Reset: res.Reset, RetryAfter: res.RetryAfter}, res, "denied")
+
+	require.NoError(t, l.Close(ctx))
+	res, err = l.AllowN(ctx, "k", 2)
+	assert.ErrorIs(t, err, counter.ErrClosed)
+	assert.True(t, res.Allowed)
+	assert.Equal(t, 8, res.Remaining)
+}
+
 func kvtestEpochPlus(d time.Duration) time.Time {
 	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(d)
 }

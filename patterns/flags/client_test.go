@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kvkit/kvkit/internal/reqmark"
 	"github.com/kvkit/kvkit/kv"
 	"github.com/kvkit/kvkit/kv/kvtest"
 	"github.com/kvkit/kvkit/kv/memory"
@@ -322,6 +323,22 @@ func TestEvaluatorFromContext(t *testing.T) {
 	assert.Nil(t, none)
 	assert.False(t, none.IsEnabled("f"), "a nil Evaluator reports flags off")
 	assert.Empty(t, none.Variant("f"))
+}
+
+// The middleware binds its evaluator to the request's mark when there is
+// one; FromContext finds it there, and one put in the context wins.
+func TestEvaluatorFromMark(t *testing.T) {
+	t.Parallel()
+	env := flagsSetup(t, flags.Options{}, map[string]string{"f": `{"enabled":true,"rolloutPercent":100}`})
+	ctx, mark := reqmark.Ensure(context.Background())
+	assert.Nil(t, flags.FromContext(ctx))
+	bound := env.c.For(ctx, "bound")
+	require.True(t, mark.BindFlags(bound))
+	assert.Same(t, bound, flags.FromContext(ctx))
+	assert.Same(t, bound, flags.FromContext(context.WithValue(ctx, struct{}{}, 1)), "a context further in shares the mark")
+	own := env.c.For(ctx, "own")
+	assert.Same(t, own, flags.FromContext(flags.NewContext(ctx, own)))
+	assert.Nil(t, flags.FromContext(flags.NewContext(ctx, nil)), "a nil Evaluator in the context hides the bound one, as before")
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {

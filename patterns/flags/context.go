@@ -1,6 +1,10 @@
 package flags
 
-import "context"
+import (
+	"context"
+
+	"github.com/kvkit/kvkit/internal/reqmark"
+)
 
 // Evaluator evaluates flags for one user within one request: what the
 // middleware binds so handlers write ev.IsEnabled("new-ui"). A nil
@@ -68,8 +72,14 @@ func NewContext(ctx context.Context, e *Evaluator) context.Context {
 }
 
 // FromContext returns the Evaluator the middleware put in ctx, or nil (which
-// reports every flag off).
+// reports every flag off). An Evaluator put in ctx with NewContext wins over
+// the one the middleware bound to the request: the middleware keeps its
+// evaluator in the per-request record that kvkit's session and cache layers
+// share, when the request has one, and in the context otherwise.
 func FromContext(ctx context.Context) *Evaluator {
-	e, _ := ctx.Value(contextKey{}).(*Evaluator)
+	if e, ok := ctx.Value(contextKey{}).(*Evaluator); ok {
+		return e
+	}
+	e, _ := reqmark.From(ctx).Flags().(*Evaluator)
 	return e
 }

@@ -26,7 +26,8 @@ func PerClient(hs counter.Headers) []string {
 
 // Mark tells a response cache that runs outside the rate limit (and stores
 // what the handler behind it answers) that names belong to this request's
-// client only, so it stores the response without them.
-func Mark(r *http.Request, names []string) {
-	reqmark.From(r.Context()).PerClient(names...)
+// client only, so it stores the response without them. names is what
+// PerClient returned, made once per middleware and never changed.
+func Mark(r *http.Request, names *[]string) {
+	reqmark.From(r.Context()).PerClientList(names)
 }
