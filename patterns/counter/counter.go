@@ -464,9 +464,12 @@ type addOptions struct {
 	// zeroIfUnknown: an unknown key is known to be 0 (this process is its
 	// only writer and was counting before its window started).
 	zeroIfUnknown bool
-	// deadline bounds the reads made while the caller waits (zero: none).
-	// Real time, not the Clock's: it is a context deadline.
-	deadline time.Time
+	// deadline bounds the reads made while the caller waits (zero: none),
+	// in Unix nanoseconds of the real time, not the Clock's: it is a
+	// context deadline. An integer, not a time.Time: its location pointer,
+	// passed to context.WithDeadline, made the whole addOptions (allow's
+	// closure with it) escape, one allocation per rate-limit decision.
+	deadline int64
 }
 
 // add adds delta to name (if o.allow accepts the current value) and
@@ -496,8 +499,8 @@ func (c *Counter) add(ctx context.Context, name string, delta int64, now int64, 
 			default:
 				e.mu.Unlock()
 				lctx, cancel := ctx, context.CancelFunc(nil)
-				if !o.deadline.IsZero() {
-					lctx, cancel = context.WithDeadline(ctx, o.deadline)
+				if o.deadline != 0 {
+					lctx, cancel = context.WithDeadline(ctx, time.Unix(0, o.deadline))
 				}
 				err = c.load(lctx, name)
 				if cancel != nil {

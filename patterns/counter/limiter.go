@@ -264,7 +264,7 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 	}
 	o := addOptions{deferRead: !l.readOnRequest}
 	if l.readOnRequest {
-		o.deadline = time.Now().Add(l.kvTimeout) // both windows' reads together
+		o.deadline = time.Now().Add(l.kvTimeout).UnixNano() // both windows' reads together
 	}
 	if l.algo == SlidingWindow {
 		// The previous window only changes until its last writers'

@@ -420,3 +420,22 @@ func TestLimiterKeyTooLong(t *testing.T) {
 	assert.ErrorIs(t, err, kv.ErrInvalidKey)
 	assert.Zero(t, f.calls.Counts().Total(), "refused before any KV call")
 }
+
+// A decision on a known key allocates once: the two window names, made in
+// one concatenation. (The allow closure once escaped through a time.Time
+// deadline in addOptions: two more allocations per request.)
+func TestLimiterAllowAllocatesOnce(t *testing.T) {
+	for _, readOnRequest := range []bool{false, true} {
+		f := newFixture(t)
+		l := f.limiter(t, 1<<30, time.Minute, counter.LimiterOptions{ReadOnRequest: readOnRequest})
+		ctx := context.Background()
+		_, err := l.Allow(ctx, "203.0.113.7")
+		require.NoError(t, err)
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := l.Allow(ctx, "203.0.113.7"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.LessOrEqual(t, allocs, 1.0, "ReadOnRequest %v", readOnRequest)
+	}
+}
