@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -15,8 +16,9 @@ import (
 )
 
 // checkIndexes fails unless the hash map, the key tree and the expiry tree
-// hold exactly the same entries, each under the key that starts the
-// entry's own allocation (so that no index keeps a replaced entry alive).
+// hold exactly the same entries, the map and the expiry tree under the key
+// that starts the entry's own allocation (so that they keep no replaced
+// entry alive), the key tree too when the entry says so.
 func checkIndexes(t *testing.T, n *Namespace) {
 	t.Helper()
 	n.mu.RLock()
@@ -35,7 +37,12 @@ func checkIndexes(t *testing.T, n *Namespace) {
 		}
 		got, ok := n.byKey.Get(key)
 		require.True(t, ok, "key %q is in the map but not in the key tree", key)
-		ownKey("key tree", got)
+		if it.keyTreeHere {
+			ownKey("key tree", got)
+		} else {
+			require.Equal(t, key, got)
+			require.NotSame(t, unsafe.StringData(key), unsafe.StringData(got), "key %q: keyTreeHere is wrong", key)
+		}
 		if it.expires != 0 {
 			dated++
 			x, ok := n.byExpiry.Get(expiring{it.expires, key})
@@ -58,7 +65,12 @@ func TestIndexesAgree(t *testing.T) {
 	key := func() string { return "k" + strconv.Itoa(rng.IntN(50)) }
 	// Values and metadata of several lengths, none included: each entry
 	// is one allocation cut in three, whose cuts the reads must find.
-	value := func() []byte { return []byte("vvvvvv"[:rng.IntN(4)]) }
+	value := func() []byte {
+		if rng.IntN(4) == 0 {
+			return []byte(strings.Repeat("L", smallEntry+rng.IntN(3)-1)) // either side of smallEntry
+		}
+		return []byte("vvvvvv"[:rng.IntN(4)])
+	}
 	opts := func() kv.PutOptions {
 		var o kv.PutOptions
 		switch rng.IntN(3) {
@@ -119,4 +131,40 @@ func TestIndexesAgree(t *testing.T) {
 		n.mu.RUnlock()
 		require.Equal(t, inTree && !e.expired(now.Unix()), found, "step %d: Get(%q) disagrees with the tree", step, k)
 	}
+}
+
+// An overwrite moves the key tree to the new entry's key only when the
+// entry the tree held is large: what it keeps of replaced entries stays
+// under smallEntry bytes of value.
+func TestKeyTreeKeepsLittle(t *testing.T) {
+	t.Parallel()
+	n := New(Options{})
+	ctx := context.Background()
+	treeKey := func() *byte {
+		n.mu.RLock()
+		defer n.mu.RUnlock()
+		k, ok := n.byKey.Get("k")
+		require.True(t, ok)
+		return unsafe.StringData(k)
+	}
+	mapKey := func() *byte {
+		n.mu.RLock()
+		defer n.mu.RUnlock()
+		for k := range n.byName {
+			return unsafe.StringData(k)
+		}
+		return nil
+	}
+	large := []byte(strings.Repeat("L", smallEntry+1))
+	require.NoError(t, n.Put(ctx, "k", large, kv.PutOptions{}))
+	require.Same(t, mapKey(), treeKey(), "a new key")
+	require.NoError(t, n.Put(ctx, "k", []byte("small"), kv.PutOptions{}))
+	require.Same(t, mapKey(), treeKey(), "the tree let go of the large entry")
+	small := treeKey()
+	require.NoError(t, n.Put(ctx, "k", large, kv.PutOptions{}))
+	require.NotSame(t, mapKey(), treeKey())
+	require.Same(t, small, treeKey(), "the tree keeps the small entry's key")
+	require.NoError(t, n.Put(ctx, "k", []byte("again"), kv.PutOptions{}))
+	require.Same(t, small, treeKey(), "and only it: the large one is not held")
+	checkIndexes(t, n)
 }

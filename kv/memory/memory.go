@@ -51,18 +51,29 @@ type Namespace struct {
 // item is one stored entry, held in its map slot itself: a point lookup
 // reads the slot, then one allocation that starts with the key (which the
 // lookup compares) and goes on with the value and the metadata (which Get
-// copies), and nothing else. The key held by the map and the trees is that
-// allocation's first bytes, so an entry is one allocation whatever its key
-// came from, and a write replaces the key everywhere it is held: no index
-// keeps an old entry's allocation alive.
+// copies), and nothing else. The map's key and the expiry tree's are that
+// allocation's first bytes, and every write replaces them.
+//
+// The key tree is not walked on an overwrite (at 100k keys that walk made
+// a bulk overwrite 2.5 times slower): its key stays the one of an earlier
+// allocation, which it keeps alive. So that this costs little memory, the
+// tree is moved to the new key when the allocation it holds is large
+// (keyTreeHere and more than smallEntry bytes of value and metadata): what
+// it keeps of a replaced entry is at most the key and smallEntry bytes.
 type item struct {
-	data    string // the value, then the metadata: the allocation after the key
-	vlen    int    // the value's length in data
-	expires int64  // Unix seconds; 0 = never
+	data        string // the value, then the metadata: the allocation after the key
+	vlen        int32  // the value's length in data
+	keyTreeHere bool   // the key tree holds this allocation's key
+	expires     int64  // Unix seconds; 0 = never
 }
+
+// smallEntry bounds what the key tree may keep alive of a replaced entry
+// (see item).
+const smallEntry = 256
 
 func (it *item) value() string { return it.data[:it.vlen] }
 func (it *item) meta() string  { return it.data[it.vlen:] }
+func (it *item) hasMeta() bool { return int(it.vlen) < len(it.data) }
 
 // expiring is an entry of the expiry tree.
 type expiring struct {
@@ -104,7 +115,7 @@ func (it *item) toEntry(key string, withMeta bool) kv.Entry[[]byte] {
 	if e.Value == nil {
 		e.Value = []byte{}
 	}
-	if withMeta && it.vlen < len(it.data) {
+	if withMeta && it.hasMeta() {
 		e.Metadata = json.RawMessage(it.meta())
 	}
 	if it.expires != 0 {
@@ -189,19 +200,24 @@ func newEntry(key string, value, meta []byte, expires int64) (string, item) {
 	b.Write(value)
 	b.Write(meta)
 	all := b.String()
-	return all[:len(key)], item{data: all[len(key):], vlen: len(value), expires: expires}
+	return all[:len(key)], item{data: all[len(key):], vlen: int32(len(value)), expires: expires}
 }
 
 // store replaces key's entry with it and drops entries that have expired.
 // n.mu must be held for writing. key is the one newEntry returned: the map
-// (which takes the key of an assignment as its own) and both trees then
-// hold it, never a key of the entry it replaces.
+// (which takes the key of an assignment as its own) and the expiry tree
+// then hold it, never a key of the entry it replaces; the key tree too,
+// for a new key or when the entry it held is large (see item).
 func (n *Namespace) store(key string, it item, now int64) {
-	if old, ok := n.byName[key]; ok && old.expires != 0 {
+	old, ok := n.byName[key]
+	if ok && old.expires != 0 {
 		n.byExpiry.Delete(expiring{old.expires, key})
 	}
+	if !ok || (old.keyTreeHere && len(old.data) > smallEntry) {
+		n.byKey.ReplaceOrInsert(key)
+		it.keyTreeHere = true
+	}
 	n.byName[key] = it
-	n.byKey.ReplaceOrInsert(key)
 	if it.expires != 0 {
 		n.byExpiry.ReplaceOrInsert(expiring{it.expires, key})
 	}
@@ -294,7 +310,7 @@ func (n *Namespace) List(ctx context.Context, opts kv.ListOptions) (kv.Page, err
 			return false
 		}
 		ki := kv.KeyInfo{Name: strings.Clone(key)}
-		if e.vlen < len(e.data) {
+		if e.hasMeta() {
 			ki.Metadata = json.RawMessage(e.meta())
 		}
 		if e.expires != 0 {

@@ -26,7 +26,7 @@ func (n *Namespace) Snapshot() []SnapshotEntry {
 	n.byKey.Ascend(func(key string) bool {
 		if e := n.byName[key]; !e.expired(now) {
 			se := SnapshotEntry{Key: strings.Clone(key), Value: []byte(e.value()), Expiration: e.expires}
-			if e.vlen < len(e.data) {
+			if e.hasMeta() {
 				se.Metadata = json.RawMessage(e.meta())
 			}
 			out = append(out, se)
