@@ -1,9 +1,8 @@
 package memory
 
 import (
-	"bytes"
 	"encoding/json"
-	"time"
+	"strings"
 
 	"github.com/kvkit/kvkit/kv"
 )
@@ -24,14 +23,13 @@ func (n *Namespace) Snapshot() []SnapshotEntry {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	out := make([]SnapshotEntry, 0, n.byKey.Len())
-	n.byKey.Ascend(func(e *entry) bool {
-		if !e.expired(now) {
-			out = append(out, SnapshotEntry{
-				Key:        e.key,
-				Value:      bytes.Clone(e.value),
-				Metadata:   bytes.Clone(e.meta),
-				Expiration: e.expires,
-			})
+	n.byKey.Ascend(func(key string) bool {
+		if e := n.byName[key]; !e.expired(now) {
+			se := SnapshotEntry{Key: strings.Clone(key), Value: []byte(e.value()), Expiration: e.expires}
+			if e.hasMeta() {
+				se.Metadata = json.RawMessage(e.meta())
+			}
+			out = append(out, se)
 		}
 		return true
 	})
@@ -45,7 +43,8 @@ func (n *Namespace) Snapshot() []SnapshotEntry {
 // kv sentinel.
 func (n *Namespace) Restore(entries []SnapshotEntry) error {
 	now := n.now().Unix()
-	made := make([]*entry, 0, len(entries))
+	keys := make([]string, 0, len(entries))
+	items := make([]item, 0, len(entries))
 	for _, se := range entries {
 		if err := kv.ValidateKey(se.Key); err != nil {
 			return &kv.Error{Op: "restore", Key: se.Key, Err: err}
@@ -59,17 +58,16 @@ func (n *Namespace) Restore(entries []SnapshotEntry) error {
 		if se.Expiration < 0 || se.Expiration > kv.MaxExpiration {
 			return &kv.Error{Op: "restore", Key: se.Key, Err: kv.ErrInvalidExpiration}
 		}
-		e := newEntry(se.Key, se.Value, kv.PutOptions{Metadata: se.Metadata}, time.Unix(now, 0))
-		e.expires = se.Expiration
-		if e.expired(now) {
+		if se.Expiration != 0 && now >= se.Expiration {
 			continue
 		}
-		made = append(made, e)
+		k, it := newEntry(se.Key, se.Value, se.Metadata, se.Expiration)
+		keys, items = append(keys, k), append(items, it)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, e := range made {
-		n.store(e, now)
+	for i, k := range keys {
+		n.store(k, items[i], now)
 	}
 	return nil
 }

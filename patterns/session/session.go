@@ -246,15 +246,14 @@ var _ Starter = (*Manager[struct{}])(nil)
 func (m *Manager[T]) Start(r *http.Request) Pending {
 	// One allocation for the whole request: the session, and the writer
 	// (with its copy of the request) the middleware finds through the
-	// session's context.
+	// session's context. What a used session needs more (its state: the
+	// token, the record...) comes on first use, so an untouched session
+	// costs this allocation only, and no parsing.
 	st := new(started[T])
 	s := &st.s
-	m.open(s, cookieValue(r.Header, m.cookie.Name))
+	s.m, s.ctx.s, s.ctx.Context = m, s, r.Context()
+	s.cookies = r.Header["Cookie"]
 	s.hw = &st.hw
-	s.ctx.Context = r.Context()
-	if mk := reqmark.From(s.ctx.Context); mk != nil {
-		s.mark = mk // a layer outside (the response cache) already has one
-	}
 	return s
 }
 
@@ -262,8 +261,13 @@ func (m *Manager[T]) Start(r *http.Request) Pending {
 // middleware (the middleware calls Start). An empty or malformed token
 // gives an absent session. Open makes no KV call.
 func (m *Manager[T]) Open(token string) *Session[T] {
-	s := new(Session[T])
-	m.open(s, token)
+	// A session opened is used: its state comes in the same allocation.
+	o := new(opened[T])
+	s := &o.s
+	s.m, s.ctx.s, s.ctx.Context = m, s, context.Background()
+	o.st.setToken(token)
+	o.st.mark = &o.st.ownMark
+	s.st.Store(&o.st)
 	return s
 }
 
@@ -273,18 +277,10 @@ type started[T any] struct {
 	hw sessionhttp.Writer
 }
 
-// open sets up the zero session s for token.
-func (m *Manager[T]) open(s *Session[T], token string) {
-	s.m = m
-	s.ctx.s = s
-	s.mark = &s.ownMark
-	s.ctx.Context = context.Background()
-	if token != "" {
-		s.hadCookie = true
-		if ValidToken(token) {
-			s.token = token
-		}
-	}
+// opened is what Open allocates: a session and its state.
+type opened[T any] struct {
+	s  Session[T]
+	st state[T]
 }
 
 // FromContext returns the session the middleware put in ctx for this
@@ -392,9 +388,9 @@ func (m *Manager[T]) logError(ctx context.Context, msg string, err error) {
 }
 
 // cookieValue returns the value of the first cookie called name in the
-// Cookie headers, without allocating.
-func cookieValue(h http.Header, name string) string {
-	for _, line := range h["Cookie"] {
+// Cookie header lines, without allocating.
+func cookieValue(lines []string, name string) string {
+	for _, line := range lines {
 		for len(line) > 0 {
 			var part string
 			if i := indexByte(line, ';'); i >= 0 {
@@ -458,7 +454,7 @@ func (c *sessionCtx[T]) Value(key any) any {
 	if key == reqmark.Key {
 		// The request's mark, so that a response cache inside this
 		// middleware sees when the session makes the response personal.
-		return c.s.mark
+		return c.s.state().mark
 	}
 	if key == sessionhttp.Key {
 		// The middleware's writer, allocated with the session by Start.

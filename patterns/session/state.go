@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kvkit/kvkit/internal/reqmark"
@@ -26,16 +27,19 @@ type Session[T any] struct {
 	m   *Manager[T]
 	ctx sessionCtx[T]
 
-	mu      sync.Mutex
-	token   string // valid incoming token, or the new one after create/renew
-	key     string // KV key of the loaded record ("" when none)
-	loadErr error
-	rec     record[T]
-	oldKey  string // record to delete at commit (renew, destroy)
+	mu sync.Mutex
+	// cookies are the request's Cookie header lines, where the token is
+	// looked for on first access (Start parses nothing).
+	cookies []string
+	// st is everything a session needs once it is used, allocated then: a
+	// request that never touches its session costs no more than the
+	// Session itself (which Start allocates with the middleware's writer).
+	// Methods use it under mu; it is set once, with a compare-and-swap, as
+	// the request's mark may be asked for without mu (sessionCtx.Value).
+	st atomic.Pointer[state[T]]
 
-	// The flags sit together: Start allocates a Session per request, and
-	// padding after each would cost 32 bytes of it.
-	hadCookie bool // the request carried a session cookie (any value)
+	// The flags sit together: padding after each would cost bytes of
+	// every request's allocation.
 	loaded    bool
 	exists    bool // a live record is loaded or created
 	modified  bool // record must be written
@@ -44,15 +48,54 @@ type Session[T any] struct {
 	newCookie bool // the token changed: send it
 	committed bool
 
+	hw *sessionhttp.Writer // allocated with s by Start; nil from Open
+}
+
+// state is a Session's state once used (Session.state).
+type state[T any] struct {
+	token     string // valid incoming token, or the new one after create/renew
+	key       string // KV key of the loaded record ("" when none)
+	loadErr   error
+	rec       record[T]
+	oldKey    string // record to delete at commit (renew, destroy)
 	cookie    *http.Cookie
 	commitErr error
 
 	// mark is the request's reqmark.Mark (ownMark when no layer outside
 	// had one): set when the response comes to depend on this session.
-	mark    *reqmark.Mark
-	ownMark reqmark.Mark
+	mark      *reqmark.Mark
+	hadCookie bool // the request carried a session cookie (any value)
+	ownMark   reqmark.Mark
+}
 
-	hw *sessionhttp.Writer // allocated with s by Start; nil from Open
+// state returns s's state, making it on first use: the token from the
+// session cookie, and the request's mark.
+func (s *Session[T]) state() *state[T] {
+	if st := s.st.Load(); st != nil {
+		return st
+	}
+	st := new(state[T])
+	st.setToken(cookieValue(s.cookies, s.m.cookie.Name))
+	st.mark = reqmark.From(s.ctx.Context) // a layer outside (the response cache) may have one
+	if st.mark == nil {
+		st.mark = &st.ownMark
+	}
+	if s.st.CompareAndSwap(nil, st) {
+		return st
+	}
+	return s.st.Load()
+}
+
+// setToken records the token the client presented: a cookie that is not
+// exactly a token of this package's form is ignored (no KV call is made
+// for it), but counts as a cookie sent.
+func (st *state[T]) setToken(token string) {
+	if token != "" {
+		st.hadCookie = true
+		if ValidToken(token) {
+			st.token = token
+		}
+	}
 }
 
 // Context implements Pending: the request's context carrying s.
@@ -60,19 +103,20 @@ func (s *Session[T]) Context() context.Context { return &s.ctx }
 
 // load reads the record once. Callers hold s.mu.
 func (s *Session[T]) load(ctx context.Context) error {
-	if s.hadCookie {
+	st := s.state()
+	if st.hadCookie {
 		// A page rendered after reading the session the client presented
 		// is that client's: no shared cache may store it.
-		s.mark.SetPersonal()
+		st.mark.SetPersonal()
 	}
 	if s.loaded {
-		return s.loadErr
+		return st.loadErr
 	}
 	s.loaded = true
-	if s.token == "" {
+	if st.token == "" {
 		return nil
 	}
-	key := s.m.storeKey(s.token)
+	key := s.m.storeKey(st.token)
 	c := s.m.cache
 	var value []byte
 	var gen uint64
@@ -83,7 +127,7 @@ func (s *Session[T]) load(ctx context.Context) error {
 				return nil // known absent
 			}
 			if e.rec != nil {
-				s.rec, hit, decoded = *e.rec, true, true
+				st.rec, hit, decoded = *e.rec, true, true
 			} else {
 				value, hit = e.value, true
 			}
@@ -94,7 +138,7 @@ func (s *Session[T]) load(ctx context.Context) error {
 	if !hit {
 		it, found, err := s.m.ns.Get(ctx, key, kv.GetOptions{})
 		if err != nil {
-			s.loadErr = err
+			st.loadErr = err
 			return err
 		}
 		if !found {
@@ -106,12 +150,12 @@ func (s *Session[T]) load(ctx context.Context) error {
 		value = it.Value
 	}
 	// Decode straight into the Session (no second copy of T on the heap).
-	rec := &s.rec
+	rec := &st.rec
 	if !decoded {
 		if err := decodeRecord(value, rec, s.m.plan); err != nil {
 			*rec = record[T]{}
-			s.loadErr = &kv.Error{Op: "session.load", Key: key, Err: errors.Join(kv.ErrCodec, err)}
-			return s.loadErr
+			st.loadErr = &kv.Error{Op: "session.load", Key: key, Err: errors.Join(kv.ErrCodec, err)}
+			return st.loadErr
 		}
 	}
 	now := s.m.now().UnixMilli()
@@ -128,11 +172,11 @@ func (s *Session[T]) load(ctx context.Context) error {
 	if !hit && c != nil {
 		c.fill(key, gen, value, rec, time.Duration(rec.deadline()-now)*time.Millisecond)
 	}
-	s.key, s.exists = key, true
+	st.key, s.exists = key, true
 	if rec.IdleTimeout > 0 && rec.IdleExpiresAt-now < rec.IdleTimeout/2 && rec.IdleExpiresAt < rec.ExpiresAt {
 		// Throttled sliding expiry: refresh only when less than half the
 		// idle window remains.
-		s.rec.IdleExpiresAt = min(now+rec.IdleTimeout, rec.ExpiresAt)
+		st.rec.IdleExpiresAt = min(now+rec.IdleTimeout, rec.ExpiresAt)
 		s.touched = true
 	}
 	return nil
@@ -149,13 +193,14 @@ func (s *Session[T]) Get(ctx context.Context) (T, bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := s.state()
 	if err := s.load(ctx); err != nil {
 		return zero, false, err
 	}
 	if !s.exists {
 		return zero, false, nil
 	}
-	return s.rec.Data, true, nil
+	return st.rec.Data, true, nil
 }
 
 // Exists reports whether there is a session, loading it on first use.
@@ -173,13 +218,14 @@ func (s *Session[T]) Expires(ctx context.Context) (t time.Time, ok bool, err err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := s.state()
 	if err := s.load(ctx); err != nil {
 		return time.Time{}, false, err
 	}
 	if !s.exists {
 		return time.Time{}, false, nil
 	}
-	return time.UnixMilli(s.rec.deadline()), true, nil
+	return time.UnixMilli(st.rec.deadline()), true, nil
 }
 
 // Set replaces the session's data, creating the session (with a new
@@ -197,17 +243,18 @@ func (s *Session[T]) Update(ctx context.Context, fn func(*T) error) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := s.state()
 	if err := s.mutable(ctx); err != nil {
 		return err
 	}
-	data := s.rec.Data
+	data := st.rec.Data
 	if err := fn(&data); err != nil {
 		return err
 	}
 	s.ensure()
-	s.rec.Data = data
+	st.rec.Data = data
 	s.modified = true
-	s.mark.SetPersonal()
+	st.mark.SetPersonal()
 	return nil
 }
 
@@ -221,16 +268,17 @@ func (s *Session[T]) mutable(ctx context.Context) error {
 
 // ensure creates the session if there is none. Callers hold s.mu.
 func (s *Session[T]) ensure() {
+	st := s.state()
 	if s.exists {
 		return
 	}
 	now := s.m.now()
 	s.exists, s.destroyed = true, false
-	s.rec = record[T]{CreatedAt: now.UnixMilli()}
+	st.rec = record[T]{CreatedAt: now.UnixMilli()}
 	s.setLifetime(now, Lifetime{})
 	// Never adopt a token the client sent for a session that does not
 	// exist (session fixation): always mint a new one.
-	s.token, s.newCookie = NewToken(), true
+	st.token, s.newCookie = NewToken(), true
 }
 
 // Lifetime sets the limits of one session, e.g. a longer one on "remember
@@ -248,6 +296,7 @@ type Lifetime struct {
 }
 
 func (s *Session[T]) setLifetime(now time.Time, l Lifetime) {
+	st := s.state()
 	if l.Absolute == 0 {
 		l.Absolute = s.m.lifetime
 	}
@@ -255,13 +304,13 @@ func (s *Session[T]) setLifetime(now time.Time, l Lifetime) {
 		l.Idle = s.m.idle
 	}
 	ms := now.UnixMilli()
-	s.rec.ExpiresAt = ms + l.Absolute.Milliseconds()
-	s.rec.IdleTimeout, s.rec.IdleExpiresAt = 0, 0
+	st.rec.ExpiresAt = ms + l.Absolute.Milliseconds()
+	st.rec.IdleTimeout, st.rec.IdleExpiresAt = 0, 0
 	if l.Idle > 0 {
-		s.rec.IdleTimeout = l.Idle.Milliseconds()
-		s.rec.IdleExpiresAt = min(ms+s.rec.IdleTimeout, s.rec.ExpiresAt)
+		st.rec.IdleTimeout = l.Idle.Milliseconds()
+		st.rec.IdleExpiresAt = min(ms+st.rec.IdleTimeout, st.rec.ExpiresAt)
 	}
-	s.rec.Persist = l.Persist
+	st.rec.Persist = l.Persist
 }
 
 // SetLifetime sets this session's absolute lifetime (from now), idle
@@ -276,13 +325,14 @@ func (s *Session[T]) SetLifetime(ctx context.Context, l Lifetime) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := s.state()
 	if err := s.mutable(ctx); err != nil {
 		return err
 	}
 	s.ensure()
 	s.setLifetime(s.m.now(), l)
 	s.modified, s.newCookie = true, true
-	s.mark.SetPersonal()
+	st.mark.SetPersonal()
 	return nil
 }
 
@@ -296,17 +346,18 @@ func (s *Session[T]) Renew(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := s.state()
 	if err := s.mutable(ctx); err != nil {
 		return err
 	}
 	if !s.exists {
 		return nil
 	}
-	if s.key != "" && s.oldKey == "" {
-		s.oldKey, s.key = s.key, ""
+	if st.key != "" && st.oldKey == "" {
+		st.oldKey, st.key = st.key, ""
 	}
-	s.token, s.newCookie, s.modified = NewToken(), true, true
-	s.mark.SetPersonal()
+	st.token, s.newCookie, s.modified = NewToken(), true, true
+	st.mark.SetPersonal()
 	return nil
 }
 
@@ -319,20 +370,21 @@ func (s *Session[T]) Destroy(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := s.state()
 	if s.committed {
 		return ErrCommitted
 	}
-	if s.key != "" {
-		s.oldKey = s.key
-	} else if s.token != "" && !s.loaded {
+	if st.key != "" {
+		st.oldKey = st.key
+	} else if st.token != "" && !s.loaded {
 		// Not loaded: delete what the cookie names without reading it.
-		s.oldKey = s.m.storeKey(s.token)
+		st.oldKey = s.m.storeKey(st.token)
 	}
-	s.loaded, s.loadErr = true, nil
-	s.exists, s.key, s.token = false, "", ""
-	s.rec = record[T]{}
+	s.loaded, st.loadErr = true, nil
+	s.exists, st.key, st.token = false, "", ""
+	st.rec = record[T]{}
 	s.modified, s.touched, s.destroyed = false, false, true
-	s.mark.SetPersonal()
+	st.mark.SetPersonal()
 	return nil
 }
 
@@ -347,29 +399,36 @@ func (s *Session[T]) Commit(ctx context.Context) (*http.Cookie, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := s.st.Load()
+	if st == nil {
+		// Never used: nothing to save, no cookie to send.
+		s.committed = true
+		return nil, nil
+	}
 	if s.committed {
-		return s.cookie, s.commitErr
+		return st.cookie, st.commitErr
 	}
 	s.committed = true
-	s.cookie, s.commitErr = s.commit(ctx)
-	if s.commitErr != nil {
-		s.cookie = nil
-		s.m.logError(ctx, "session: commit failed", s.commitErr)
+	st.cookie, st.commitErr = s.commit(ctx)
+	if st.commitErr != nil {
+		st.cookie = nil
+		s.m.logError(ctx, "session: commit failed", st.commitErr)
 	}
-	return s.cookie, s.commitErr
+	return st.cookie, st.commitErr
 }
 
 func (s *Session[T]) commit(ctx context.Context) (*http.Cookie, error) {
-	if s.loadErr != nil {
-		return nil, s.loadErr
+	st := s.state()
+	if st.loadErr != nil {
+		return nil, st.loadErr
 	}
 	if s.destroyed && !s.exists {
-		if s.oldKey != "" {
-			if err := s.m.delete(ctx, s.oldKey); err != nil {
+		if st.oldKey != "" {
+			if err := s.m.delete(ctx, st.oldKey); err != nil {
 				return nil, err
 			}
 		}
-		if !s.hadCookie {
+		if !st.hadCookie {
 			return nil, nil
 		}
 		return s.m.expiredCookie(), nil
@@ -379,34 +438,34 @@ func (s *Session[T]) commit(ctx context.Context) (*http.Cookie, error) {
 	}
 	// Delete the old record first: if the write then fails the user is
 	// signed out, never left on a token an attacker may know.
-	if s.oldKey != "" {
-		if err := s.m.delete(ctx, s.oldKey); err != nil {
+	if st.oldKey != "" {
+		if err := s.m.delete(ctx, st.oldKey); err != nil {
 			return nil, err
 		}
-		s.oldKey = ""
+		st.oldKey = ""
 	}
 	now := s.m.now()
 	ms := now.UnixMilli()
-	remaining := time.Duration(s.rec.deadline()-ms) * time.Millisecond
+	remaining := time.Duration(st.rec.deadline()-ms) * time.Millisecond
 	if remaining <= 0 {
 		// Expired while the request ran: nothing worth saving.
 		return s.m.expiredCookie(), nil
 	}
-	value, err := encodeRecord(&s.rec)
+	value, err := encodeRecord(&st.rec)
 	if err != nil {
 		return nil, &kv.Error{Op: "session.save", Err: errors.Join(kv.ErrCodec, err)}
 	}
-	if s.key == "" {
-		s.key = s.m.storeKey(s.token)
+	if st.key == "" {
+		st.key = s.m.storeKey(st.token)
 	}
-	if err := s.m.put(ctx, s.key, value, &s.rec, remaining); err != nil {
+	if err := s.m.put(ctx, st.key, value, &st.rec, remaining); err != nil {
 		return nil, err
 	}
 	if !s.newCookie && !s.modified {
 		return nil, nil // a sliding refresh: the cookie is unchanged
 	}
-	absolute := time.Duration(s.rec.ExpiresAt-ms) * time.Millisecond
-	return s.m.newCookie(s.token, absolute, s.rec.Persist), nil
+	absolute := time.Duration(st.rec.ExpiresAt-ms) * time.Millisecond
+	return s.m.newCookie(st.token, absolute, st.rec.Persist), nil
 }
 
 // delete deletes the record under key, keeping the read cache in step: in
