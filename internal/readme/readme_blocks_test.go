@@ -348,7 +348,7 @@ func section3() error {
 	u, _ := users.Get(ctx, "42", loadUser)
 	u, _ = users.Get(ctx, "42", loadUser) // from memory: no load, no KV call
 
-	// README.md:559
+	// README.md:561
 
 	rc, err := cache.NewResponseCache(ns, cache.ResponseOptions{
 		TTL:                  time.Minute, // when the response has no max-age / s-maxage
@@ -368,7 +368,7 @@ func section3() error {
 	})
 	srv := nethttp.Cache(rc)(mux) // http.ListenAndServe(":8080", srv)
 
-	// README.md:643
+	// README.md:645
 
 	e := echo.New()
 	e.Use(kvecho.CacheWithConfig(kvecho.CacheConfig{
@@ -379,7 +379,7 @@ func section3() error {
 		return c.JSON(http.StatusOK, map[string]string{"id": c.Param("id")})
 	})
 
-	// README.md:780
+	// README.md:782
 
 	rc.PurgeURL(ctx, "https://shop.example/products?page=1") // the URL and all its Vary variants
 	rc.PurgeTag(ctx, "products")                             // every response tagged "products"
@@ -399,7 +399,7 @@ func section3() error {
 // section4 is the section "Sessions".
 func section4() error {
 
-	// README.md:896
+	// README.md:898
 
 	cached := session.Must(session.New[User](ns, session.Options{CacheTTL: 5 * time.Second}))
 
@@ -410,7 +410,7 @@ func section4() error {
 		_, _, _ = cached.Open(cookie.Value).Get(ctx) // 100 page views: 0 KV reads
 	}
 
-	// README.md:918
+	// README.md:920
 
 	// User is the tour's {ID, Name, Role}: stored as JSON in the session record.
 	sessions := session.Must(session.New[User](ns, session.Options{})) // ns: memory or Cloudflare
@@ -446,7 +446,7 @@ func section4() error {
 	})
 	log.Fatal(http.ListenAndServe(":8080", nethttp.Session(sessions)(mux)))
 
-	// README.md:956
+	// README.md:958
 
 	// The same sessions Manager as above.
 	e := echo.New()
@@ -486,7 +486,7 @@ func section4() error {
 // section5 is the section "Feature flags".
 func section5() error {
 
-	// README.md:1160
+	// README.md:1162
 
 	fl, err := flags.New(ns, flags.Options{}) // ns: any kv.Namespace
 	if err != nil {
@@ -503,7 +503,7 @@ func section5() error {
 	fmt.Printf("%.4f\n", flags.Bucket("new-ui", "12345")) // 6.7339, as in TypeScript
 	fmt.Println(fl.IsEnabled(ctx, "missing", "12345"))    // false
 
-	// README.md:1188
+	// README.md:1190
 
 	userID := func(r *http.Request) string { return r.Header.Get("X-User-ID") }
 
@@ -520,7 +520,7 @@ func section5() error {
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "beta page") })))
 	handler := nethttp.Flags(fl, userID)(mux)
 
-	// README.md:1207
+	// README.md:1209
 
 	e := echo.New()
 	e.Use(kvecho.Flags(fl, func(c echo.Context) string { return c.Request().Header.Get("X-User-ID") }))
@@ -535,7 +535,7 @@ func section5() error {
 		return c.String(http.StatusOK, "beta page\n")
 	}, kvecho.FlagGate("new-ui"))
 
-	// README.md:1240
+	// README.md:1242
 
 	p, err := kvopenfeature.New(fl)
 	if err != nil {
@@ -568,7 +568,7 @@ func section5() error {
 // section6 is the section "Counters and rate limits".
 func section6() error {
 
-	// README.md:1313
+	// README.md:1315
 
 	c, err := counter.New(ns, counter.Options{}) // coalesced, keys "count:<name>", 1 s flushes
 	if err != nil {
@@ -580,7 +580,7 @@ func section6() error {
 	n, err = c.Get(ctx, "visits")
 	err = c.Reset(ctx, "visits") // deletes the key: a missing counter reads 0
 
-	// README.md:1348
+	// README.md:1350
 
 	shards, err := counter.New(ns, counter.Options{Mode: counter.Sharded, Instance: "web-1"})
 	if err != nil {
@@ -588,7 +588,7 @@ func section6() error {
 	}
 	defer shards.Close(ctx)
 
-	// README.md:1379
+	// README.md:1381
 
 	lim, err := counter.NewLimiter(ns, 100, time.Minute, counter.LimiterOptions{})
 	if err != nil {
@@ -601,14 +601,14 @@ func section6() error {
 	}
 	fmt.Println(res.Allowed, res.Remaining) // true 99
 
-	// README.md:1423
+	// README.md:1425
 
 	strict, err := counter.NewLimiter(ns, 5, time.Minute, counter.LimiterOptions{
 		ReadOnRequest: true,                   // exact across processes as of their last sync
 		KVTimeout:     100 * time.Millisecond, // default 250 ms
 	})
 
-	// README.md:1458
+	// README.md:1460
 
 	sessions := session.Must(session.New[User](ns, session.Options{}))
 	userID := sessions.UserID(func(u User) string { return u.ID }) // "" without a session
@@ -620,7 +620,7 @@ func section6() error {
 		return "user:" + id, nil
 	})
 
-	// README.md:1472
+	// README.md:1474
 
 	mux := http.NewServeMux()
 	// Behind Cloudflare: CF-Connecting-IP is believed only from Cloudflare's
@@ -631,7 +631,7 @@ func section6() error {
 		Headers: counter.Headers{IETF: true}, // also RateLimit and RateLimit-Policy
 	})(mux)
 
-	// README.md:1491
+	// README.md:1493
 
 	e := echo.New()
 	e.Use(kvecho.RateLimit(lim, httpkey.ByIP(httpkey.IPConfig{})))
@@ -663,7 +663,7 @@ func section6() error {
 // section7 is the section "Using Cloudflare".
 func section7() error {
 
-	// README.md:1536
+	// README.md:1538
 
 	ns, err := cloudflare.FromEnv(cloudflare.Options{
 		MaxAttempts:   4,                // at most 4 requests per call
@@ -683,7 +683,7 @@ func section7() error {
 	}
 	fmt.Println(ns.Requests().Total(), "requests so far")
 
-	// README.md:1561
+	// README.md:1563
 
 	client := cfkv.NewKVService(option.WithAPIToken("your-token"))
 	ns, err = cloudflare.New(client, "your-32-hex-account-id", "your-32-hex-namespace-id", cloudflare.Options{})
@@ -702,7 +702,7 @@ func section7() error {
 // section8 is the section "Through a Worker: `kv/worker`".
 func section8() error {
 
-	// README.md:1648
+	// README.md:1650
 
 	ns, err := worker.FromEnv(worker.Options{}) // KVKIT_WORKER_URL, KVKIT_WORKER_SECRET
 	if err != nil {
@@ -725,7 +725,7 @@ func section8() error {
 // section9 is the section "Developing offline with `kvkit serve`".
 func section9() error {
 
-	// README.md:1878
+	// README.md:1880
 
 	srv, err := kvserver.New(kvserver.Options{Token: "secret"})
 	if err != nil {
