@@ -395,13 +395,10 @@ func (c *ResponseCache) Serve(w http.ResponseWriter, r *http.Request, next Origi
 	auth := len(r.Header["Authorization"]) > 0
 	cookie := c.personalCookie(r.Header)
 	ctx := r.Context()
-	// A fresh hit first, before the key is made a string: the loop below
-	// looks again, for anything else.
-	if e, ok := c.local.getBytes(kb); ok && !e.marker && c.usable(ctx, e, auth, cookie) {
-		if now := c.now(); mode.rd.judge(e, now) == useFresh {
-			c.writeHit(w, r, e, now, false)
-			return nil
-		}
+	// A fresh hit first, as ServeFresh answers it, before the key is made a
+	// string; request directives are weighed by the loop below.
+	if mode.rd == nil && c.serveFresh(w, r, kb) {
+		return nil
 	}
 	base := string(kb)
 	for attempt := 0; ; attempt++ {
@@ -491,7 +488,11 @@ func (c *ResponseCache) ServeFresh(w http.ResponseWriter, r *http.Request) bool 
 	}
 	c.pollPurges(r.Context())
 	var kbuf [256]byte
-	kb := c.appendRequestKey(kbuf[:0], r)
+	return c.serveFresh(w, r, c.appendRequestKey(kbuf[:0], r))
+}
+
+// serveFresh is ServeFresh for r's key kb, its directives already weighed.
+func (c *ResponseCache) serveFresh(w http.ResponseWriter, r *http.Request, kb []byte) bool {
 	e, _ := c.local.getBytes(kb)
 	if e != nil && e.marker {
 		e, _, _ = c.lookupLocal(string(kb), r.Header)

@@ -100,41 +100,45 @@ func (t *respTier) shard(h uint64) *tierShard { return &t.shards[h>>60] }
 // Get returns the live entry for key.
 func (t *respTier) Get(key string) (*respEntry, bool) {
 	h := maphash.String(t.seed, key)
+	sl, ok := t.slot(h)
+	if !ok || !sl.e.heldAs(key) {
+		return nil, false
+	}
+	return t.live(h, sl)
+}
+
+// getBytes is Get(string(key)), without making the string.
+func (t *respTier) getBytes(key []byte) (*respEntry, bool) {
+	h := maphash.Bytes(t.seed, key)
+	sl, ok := t.slot(h)
+	if !ok || !sl.e.heldAsBytes(key) {
+		return nil, false
+	}
+	return t.live(h, sl)
+}
+
+// slot returns the slot of hash h. The key its entry is held under is set
+// before the entry is stored and never changes, so callers compare it
+// without the shard's lock.
+func (t *respTier) slot(h uint64) (tierSlot, bool) {
 	s := t.shard(h)
 	s.mu.RLock()
 	sl, ok := s.m[h]
-	ok = ok && sl.e.heldAs(key)
 	s.mu.RUnlock()
-	if !ok {
-		return nil, false
-	}
+	return sl, ok
+}
+
+// live returns the entry of slot sl (of hash h) and marks it referenced,
+// or drops it when it has expired.
+func (t *respTier) live(h uint64, sl tierSlot) (*respEntry, bool) {
 	if t.Now() >= sl.exp {
+		s := t.shard(h)
 		s.mu.Lock()
 		if cur, ok := s.m[h]; ok && cur == sl {
 			t.remove(s, h, sl.e)
 		}
 		s.mu.Unlock()
 		return nil, false
-	}
-	if atomic.LoadUint32(&sl.e.tref) == 0 {
-		atomic.StoreUint32(&sl.e.tref, 1)
-	}
-	return sl.e, true
-}
-
-// getBytes is Get(string(key)), without making the string.
-func (t *respTier) getBytes(key []byte) (*respEntry, bool) {
-	h := maphash.Bytes(t.seed, key)
-	s := t.shard(h)
-	s.mu.RLock()
-	sl, ok := s.m[h]
-	ok = ok && sl.e.heldAsBytes(key)
-	s.mu.RUnlock()
-	if !ok {
-		return nil, false
-	}
-	if t.Now() >= sl.exp {
-		return t.Get(string(key)) // drops it
 	}
 	if atomic.LoadUint32(&sl.e.tref) == 0 {
 		atomic.StoreUint32(&sl.e.tref, 1)
