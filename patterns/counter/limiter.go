@@ -275,20 +275,16 @@ func (l *Limiter) allow(ctx context.Context, key string, n int) (Result, *window
 		prev, _, perr = l.c.add(ctx, prevName, 0, unixNano(now), po)
 	}
 	o.zeroIfUnknown = w.curZero
-	p := prev // never reassigned: the closure holds a copy, not a heap variable
-	o.allow = func(cur int64) bool { return l.rate(p, cur, weight)+int64(n) <= l.limit }
-	cur, ok, err := l.c.add(ctx, curName, int64(n), unixNano(now), o)
 	var rate int64 // what allow saw
+	o.allow = func(cur int64) bool {
+		rate = l.rate(prev, cur, weight)
+		return rate+int64(n) <= l.limit
+	}
+	cur, ok, err := l.c.add(ctx, curName, int64(n), unixNano(now), o)
 	if errors.Is(err, ErrClosed) {
 		// Shutting down: let requests through (fail-closed callers see
 		// the error).
 		ok = true
-	} else {
-		before := cur
-		if ok {
-			before -= int64(n)
-		}
-		rate = l.rate(p, before, weight)
 	}
 	if err == nil {
 		err = perr
