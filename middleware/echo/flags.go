@@ -4,7 +4,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/kvkit/kvkit/internal/reqmark"
 	"github.com/kvkit/kvkit/patterns/flags"
 )
 
@@ -64,11 +63,10 @@ func (config FlagsConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			r := c.Request()
 			ctx := r.Context()
 			ev := cfg.Client.For(ctx, cfg.UserID(c))
-			// Bound to the request's kvkit mark (one a Session or Cache
-			// layer outside already made) when it has one: no context and
-			// request copy of our own.
-			if !reqmark.From(ctx).BindFlags(ev) {
-				c.SetRequest(r.WithContext(flags.NewContext(ctx, ev)))
+			// Bound to the request when a Session or Cache layer outside
+			// made its kvkit record: then no request copy of our own.
+			if bound := flags.Bind(ctx, ev); bound != ctx {
+				c.SetRequest(r.WithContext(bound))
 			}
 			return next(c)
 		}

@@ -135,16 +135,18 @@ func TestFlagsSharedTableBehindSession(t *testing.T) {
 
 // A second Flags further in, and an evaluator a handler puts in the context
 // itself, win inside; the outer middleware keeps its own after the inner one
-// returns. With a mark (behind a Session) and without.
+// returns. Without a mark, with one (a Session outside both), and with a
+// Session between them (the outer evaluator in the context, the inner one
+// on the mark the Session makes).
 func TestFlagsNested(t *testing.T) {
 	t.Parallel()
 	c, _ := flagstest.NewClient(t)
 	m := session.Must(session.New[string](sessionCounting(), session.Options{}))
-	for _, withMark := range []bool{false, true} {
+	for _, layout := range []string{"no session", "session outside", "session between"} {
 		var got []string
 		seen := func(ec echo.Context) { got = append(got, kvecho.FlagsFrom(ec).UserID()) }
 		e := echo.New()
-		if withMark {
+		if layout == "session outside" {
 			e.Use(kvecho.Session(m))
 		}
 		e.Use(kvecho.Flags(c, func(echo.Context) string { return "outer" }))
@@ -158,6 +160,9 @@ func TestFlagsNested(t *testing.T) {
 				return err
 			}
 		})
+		if layout == "session between" {
+			e.Use(kvecho.Session(m))
+		}
 		e.Use(kvecho.Flags(c, func(echo.Context) string { return "inner" }))
 		e.GET("/", func(ec echo.Context) error {
 			seen(ec)
@@ -169,6 +174,6 @@ func TestFlagsNested(t *testing.T) {
 			return ec.NoContent(http.StatusOK)
 		})
 		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
-		assert.Equal(t, []string{"outer", "inner", "own", "inner", "outer"}, got, "with mark: %v", withMark)
+		assert.Equal(t, []string{"outer", "inner", "own", "inner", "outer"}, got, layout)
 	}
 }

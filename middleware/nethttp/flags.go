@@ -3,7 +3,6 @@ package nethttp
 import (
 	"net/http"
 
-	"github.com/kvkit/kvkit/internal/reqmark"
 	"github.com/kvkit/kvkit/patterns/flags"
 )
 
@@ -58,11 +57,10 @@ func (config FlagsConfig) ToMiddleware() (func(http.Handler) http.Handler, error
 			}
 			ctx := r.Context()
 			ev := client.For(ctx, userID(r))
-			// Bound to the request's kvkit mark (one a Session or Cache
-			// layer outside already made) when it has one: no context and
-			// request copy of our own.
-			if !reqmark.From(ctx).BindFlags(ev) {
-				r = r.WithContext(flags.NewContext(ctx, ev))
+			// Bound to the request when a Session or Cache layer outside
+			// made its kvkit record: then no request copy of our own.
+			if bound := flags.Bind(ctx, ev); bound != ctx {
+				r = r.WithContext(bound)
 			}
 			next.ServeHTTP(w, r)
 		})

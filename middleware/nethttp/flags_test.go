@@ -91,12 +91,14 @@ func TestFlagsSharedTableBehindSession(t *testing.T) {
 
 // A second Flags further in, and an evaluator a handler puts in the context
 // itself, win inside; the outer handler keeps its own after the inner one
-// returns. With a mark (behind a Session) and without.
+// returns. Without a mark, with one (a Session outside both), and with a
+// Session between them (the outer evaluator in the context, the inner one
+// on the mark the Session makes).
 func TestFlagsNested(t *testing.T) {
 	t.Parallel()
 	c, _ := flagstest.NewClient(t)
 	m := session.Must(session.New[string](memory.New(memory.Options{}), session.Options{}))
-	for _, withMark := range []bool{false, true} {
+	for _, layout := range []string{"no session", "session outside", "session between"} {
 		var got []string
 		seen := func(r *http.Request) { got = append(got, nethttp.FlagsFrom(r).UserID()) }
 		inner := nethttp.Flags(c, func(*http.Request) string { return "inner" })(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -105,16 +107,19 @@ func TestFlagsNested(t *testing.T) {
 			seen(r.WithContext(flags.NewContext(r.Context(), own)))
 			seen(r)
 		}))
+		if layout == "session between" {
+			inner = nethttp.Session(m)(inner)
+		}
 		var h http.Handler = nethttp.Flags(c, func(*http.Request) string { return "outer" })(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			seen(r)
 			inner.ServeHTTP(w, r)
 			seen(r)
 		}))
-		if withMark {
+		if layout == "session outside" {
 			h = nethttp.Session(m)(h)
 		}
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
-		assert.Equal(t, []string{"outer", "inner", "own", "inner", "outer"}, got, "with mark: %v", withMark)
+		assert.Equal(t, []string{"outer", "inner", "own", "inner", "outer"}, got, layout)
 	}
 }
 

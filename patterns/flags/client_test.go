@@ -341,6 +341,35 @@ func TestEvaluatorFromMark(t *testing.T) {
 	assert.Nil(t, flags.FromContext(flags.NewContext(ctx, nil)), "a nil Evaluator in the context hides the bound one, as before")
 }
 
+// Bind puts the evaluator on the request's mark only when nothing else
+// would win over it: a mark with no evaluator, and no evaluator in the
+// context (one put there further out, before the mark existed).
+func TestBind(t *testing.T) {
+	t.Parallel()
+	env := flagsSetup(t, flags.Options{}, map[string]string{"f": `{"enabled":true,"rolloutPercent":100}`})
+	bg := context.Background()
+	a, b := env.c.For(bg, "a"), env.c.For(bg, "b")
+
+	got := flags.Bind(bg, a) // no mark: in the context
+	assert.NotEqual(t, bg, got)
+	assert.Same(t, a, flags.FromContext(got))
+
+	ctx, mark := reqmark.Ensure(bg) // a mark: bound, no new context
+	assert.Equal(t, ctx, flags.Bind(ctx, a))
+	assert.Same(t, a, mark.Flags())
+	inner := flags.Bind(ctx, b) // bound already: b in the context, and it wins
+	assert.NotEqual(t, ctx, inner)
+	assert.Same(t, b, flags.FromContext(inner))
+	assert.Same(t, a, flags.FromContext(ctx))
+
+	outer := flags.NewContext(bg, a) // in the context before the mark was made
+	ctx, mark = reqmark.Ensure(outer)
+	inner = flags.Bind(ctx, b)
+	assert.NotEqual(t, ctx, inner)
+	assert.Nil(t, mark.Flags(), "not bound: a in the context would win over it")
+	assert.Same(t, b, flags.FromContext(inner))
+}
+
 func TestNewRejectsBadOptions(t *testing.T) {
 	t.Parallel()
 	_, err := flags.New(memory.New(memory.Options{}), flags.Options{CacheTTL: -1})

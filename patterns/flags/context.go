@@ -71,6 +71,20 @@ func NewContext(ctx context.Context, e *Evaluator) context.Context {
 	return context.WithValue(ctx, contextKey{}, e)
 }
 
+// Bind returns a context in which FromContext finds e, for a middleware
+// that gives each request its evaluator. When the request already has the
+// per-request record kvkit's session and cache layers share, holding no
+// evaluator yet, and ctx carries none either, e is bound to that record and
+// ctx itself comes back: the caller needs no request copy
+// (r.WithContext). Otherwise it is NewContext(ctx, e), so an evaluator
+// further in always wins over one further out.
+func Bind(ctx context.Context, e *Evaluator) context.Context {
+	if ctx.Value(contextKey{}) == nil && reqmark.From(ctx).BindFlags(e) {
+		return ctx
+	}
+	return NewContext(ctx, e)
+}
+
 // FromContext returns the Evaluator the middleware put in ctx, or nil (which
 // reports every flag off). An Evaluator put in ctx with NewContext wins over
 // the one the middleware bound to the request: the middleware keeps its
