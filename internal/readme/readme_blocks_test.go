@@ -535,7 +535,7 @@ func section5() error {
 		return c.String(http.StatusOK, "beta page\n")
 	}, kvecho.FlagGate("new-ui"))
 
-	// README.md:1242
+	// README.md:1243
 
 	p, err := kvopenfeature.New(fl)
 	if err != nil {
@@ -568,7 +568,7 @@ func section5() error {
 // section6 is the section "Counters and rate limits".
 func section6() error {
 
-	// README.md:1315
+	// README.md:1316
 
 	c, err := counter.New(ns, counter.Options{}) // coalesced, keys "count:<name>", 1 s flushes
 	if err != nil {
@@ -580,7 +580,7 @@ func section6() error {
 	n, err = c.Get(ctx, "visits")
 	err = c.Reset(ctx, "visits") // deletes the key: a missing counter reads 0
 
-	// README.md:1350
+	// README.md:1351
 
 	shards, err := counter.New(ns, counter.Options{Mode: counter.Sharded, Instance: "web-1"})
 	if err != nil {
@@ -588,7 +588,7 @@ func section6() error {
 	}
 	defer shards.Close(ctx)
 
-	// README.md:1381
+	// README.md:1382
 
 	lim, err := counter.NewLimiter(ns, 100, time.Minute, counter.LimiterOptions{})
 	if err != nil {
@@ -601,14 +601,14 @@ func section6() error {
 	}
 	fmt.Println(res.Allowed, res.Remaining) // true 99
 
-	// README.md:1425
+	// README.md:1426
 
 	strict, err := counter.NewLimiter(ns, 5, time.Minute, counter.LimiterOptions{
 		ReadOnRequest: true,                   // exact across processes as of their last sync
 		KVTimeout:     100 * time.Millisecond, // default 250 ms
 	})
 
-	// README.md:1460
+	// README.md:1461
 
 	sessions := session.Must(session.New[User](ns, session.Options{}))
 	userID := sessions.UserID(func(u User) string { return u.ID }) // "" without a session
@@ -620,7 +620,7 @@ func section6() error {
 		return "user:" + id, nil
 	})
 
-	// README.md:1474
+	// README.md:1475
 
 	mux := http.NewServeMux()
 	// Behind Cloudflare: CF-Connecting-IP is believed only from Cloudflare's
@@ -631,7 +631,7 @@ func section6() error {
 		Headers: counter.Headers{IETF: true}, // also RateLimit and RateLimit-Policy
 	})(mux)
 
-	// README.md:1493
+	// README.md:1494
 
 	e := echo.New()
 	e.Use(kvecho.RateLimit(lim, httpkey.ByIP(httpkey.IPConfig{})))
@@ -663,7 +663,7 @@ func section6() error {
 // section7 is the section "Using Cloudflare".
 func section7() error {
 
-	// README.md:1538
+	// README.md:1539
 
 	ns, err := cloudflare.FromEnv(cloudflare.Options{
 		MaxAttempts:   4,                // at most 4 requests per call
@@ -683,7 +683,7 @@ func section7() error {
 	}
 	fmt.Println(ns.Requests().Total(), "requests so far")
 
-	// README.md:1563
+	// README.md:1564
 
 	client := cfkv.NewKVService(option.WithAPIToken("your-token"))
 	ns, err = cloudflare.New(client, "your-32-hex-account-id", "your-32-hex-namespace-id", cloudflare.Options{})
@@ -702,7 +702,7 @@ func section7() error {
 // section8 is the section "Through a Worker: `kv/worker`".
 func section8() error {
 
-	// README.md:1650
+	// README.md:1651
 
 	ns, err := worker.FromEnv(worker.Options{}) // KVKIT_WORKER_URL, KVKIT_WORKER_SECRET
 	if err != nil {
@@ -725,7 +725,7 @@ func section8() error {
 // section9 is the section "Developing offline with `kvkit serve`".
 func section9() error {
 
-	// README.md:1880
+	// README.md:1881
 
 	srv, err := kvserver.New(kvserver.Options{Token: "secret"})
 	if err != nil {
